@@ -1,0 +1,1 @@
+"""Wire formats: pure parse/serialize of the binary structures, no crypto, no files."""

@@ -1,0 +1,208 @@
+"""SE header v1 layout, the search for a header inside an SE image, and BootHdrTags.
+
+Only the plaintext structure lives here; the encrypted area is handled by
+:mod:`secexkit.image.header` with the header protection key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import BinaryIO, Final
+
+from ..errors import FormatError
+from ._layout import Layout, raw, u
+from .request import KEY_SLOT, KeySlot
+
+SE_HEADER_MAGIC: Final = b"IBMSecEx"
+SE_HEADER_VERSION_1: Final = 0x100
+#: the header may span at most two pages
+MAX_SE_HEADER_SIZE: Final = 0x2000
+IMAGE_METADATA_MAGIC: Final = b"SeImgLnx"
+IMAGE_METADATA_OFFSET: Final = 0xC000
+PAGE_SIZE: Final = 0x1000
+#: how many page-aligned positions are probed for a header without metadata
+HEADER_PROBES: Final = 0x15
+
+SE_HEADER_HEAD = Layout(
+    "SE header",
+    0x1A0,
+    [
+        raw("magic", 0x000, 8),
+        u("version", 0x008, 4),
+        u("size", 0x00C, 4),
+        raw("iv", 0x010, 12),
+        u("key_slot_count", 0x020, 8),
+        u("encrypted_size", 0x028, 8),
+        u("page_count", 0x030, 8),
+        u("pcf", 0x038, 8),
+        raw("customer_public_key", 0x040, 160),
+        raw("pld", 0x0E0, 64),
+        raw("ald", 0x120, 64),
+        raw("tld", 0x160, 64),
+    ],
+)
+KEY_SLOTS_OFFSET: Final = SE_HEADER_HEAD.size
+
+#: the encrypted area of a v1 header (before encryption)
+SE_HEADER_SECRETS_V1 = Layout(
+    "SE header encrypted area",
+    0x80,
+    [
+        raw("cck", 0x00, 32),
+        raw("image_key", 0x20, 64),
+        u("psw_mask", 0x60, 8),
+        u("psw_address", 0x68, 8),
+        u("scf", 0x70, 8),
+        u("optional_item_count", 0x78, 4),
+    ],
+)
+
+IMAGE_METADATA = Layout(
+    "SE image metadata",
+    28,
+    [
+        raw("magic", 0x00, 8),
+        u("header_offset", 0x08, 8),
+        u("version", 0x10, 4),
+        u("ipib_offset", 0x14, 8),
+    ],
+)
+
+TAG_SIZE: Final = 16
+BOOT_HDR_TAGS_SIZE: Final = 0xD0
+
+
+def se_header_size(key_slot_count: int) -> int:
+    """Size of a v1 header with ``key_slot_count`` slots and no optional items."""
+    return KEY_SLOTS_OFFSET + KEY_SLOT.size * key_slot_count + SE_HEADER_SECRETS_V1.size + TAG_SIZE
+
+
+@dataclass(frozen=True)
+class BootHdrTags:
+    """What binds a request to one SE image: PLD, ALD, TLD and the header tag."""
+
+    pld: bytes
+    ald: bytes
+    tld: bytes
+    tag: bytes
+
+    def __post_init__(self) -> None:
+        for name, size in (("pld", 64), ("ald", 64), ("tld", 64), ("tag", 16)):
+            if len(getattr(self, name)) != size:
+                raise ValueError(f"BootHdrTags.{name} must be {size} bytes")
+
+    def to_bytes(self) -> bytes:
+        return self.pld + self.ald + self.tld + self.tag
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> BootHdrTags:
+        if len(data) != BOOT_HDR_TAGS_SIZE:
+            raise FormatError(f"SE header tags must be {BOOT_HDR_TAGS_SIZE} bytes, not {len(data)}")
+        return cls(data[:64], data[64:128], data[128:192], data[192:])
+
+
+@dataclass(frozen=True)
+class SeHeader:
+    """A parsed v1 SE header (the encrypted area left as ciphertext)."""
+
+    version: int
+    size: int
+    iv: bytes
+    page_count: int
+    pcf: int
+    customer_public_key: bytes
+    pld: bytes
+    ald: bytes
+    tld: bytes
+    key_slots: tuple[KeySlot, ...]
+    encrypted_area: bytes
+    tag: bytes
+    raw: bytes
+
+    @property
+    def aad(self) -> bytes:
+        return self.raw[: KEY_SLOTS_OFFSET + KEY_SLOT.size * len(self.key_slots)]
+
+    @property
+    def boot_tags(self) -> BootHdrTags:
+        return BootHdrTags(self.pld, self.ald, self.tld, self.tag)
+
+
+def parse_se_header(data: bytes) -> SeHeader:
+    """Parse a complete header (exactly ``size`` bytes, or more: the rest is ignored)."""
+    if len(data) < 16 or data[:8] != SE_HEADER_MAGIC:
+        raise FormatError("No Secure Execution header found")
+    head = SE_HEADER_HEAD.unpack(data) if len(data) >= SE_HEADER_HEAD.size else None
+    version = int.from_bytes(data[8:12], "big")
+    size = int.from_bytes(data[12:16], "big")
+    if version != SE_HEADER_VERSION_1:
+        raise FormatError(f"Unsupported SE header version {version:#x} (only 0x100 is known)")
+    if size <= TAG_SIZE or size > MAX_SE_HEADER_SIZE:
+        raise FormatError(f"Invalid SE header size {size:#x}")
+    if head is None or len(data) < size:
+        raise FormatError(f"SE header is truncated: {len(data)} of {size} bytes present")
+    nks = int(head["key_slot_count"])
+    sea = int(head["encrypted_size"])
+    if nks == 0 or nks > size or sea > size:
+        raise FormatError(f"Invalid SE header: {nks} key slots, encrypted area {sea} bytes")
+    slots_end = KEY_SLOTS_OFFSET + KEY_SLOT.size * nks
+    if slots_end + sea + TAG_SIZE != size:
+        raise FormatError(
+            f"Invalid SE header: size {size} does not match {nks} key slots and "
+            f"an encrypted area of {sea} bytes"
+        )
+    data = bytes(data[:size])
+
+    def b(name: str) -> bytes:
+        return bytes(head[name])  # type: ignore[arg-type]
+
+    return SeHeader(
+        version=version,
+        size=size,
+        iv=b("iv"),
+        page_count=int(head["page_count"]),
+        pcf=int(head["pcf"]),
+        customer_public_key=b("customer_public_key"),
+        pld=b("pld"),
+        ald=b("ald"),
+        tld=b("tld"),
+        key_slots=tuple(
+            KeySlot.from_bytes(data, KEY_SLOTS_OFFSET + i * KEY_SLOT.size) for i in range(nks)
+        ),
+        encrypted_area=data[slots_end : slots_end + sea],
+        tag=data[size - TAG_SIZE :],
+        raw=data,
+    )
+
+
+def _read_at(stream: BinaryIO, offset: int, size: int) -> bytes:
+    stream.seek(offset)
+    return stream.read(size)
+
+
+def find_se_header_offset(stream: BinaryIO) -> int:
+    """Where the SE header starts in an image or extracted header (reference rules).
+
+    First the image metadata at 0xC000 is consulted; without it, the first 21
+    page-aligned positions are probed for the magic.
+    """
+    meta = _read_at(stream, IMAGE_METADATA_OFFSET, IMAGE_METADATA.size)
+    if len(meta) == IMAGE_METADATA.size and meta[:8] == IMAGE_METADATA_MAGIC:
+        offset = int(IMAGE_METADATA.unpack(meta)["header_offset"])
+        if _read_at(stream, offset, 8) == SE_HEADER_MAGIC:
+            return offset
+        raise FormatError(f"No Secure Execution header at offset {offset:#x} named by the image metadata")
+    for page in range(HEADER_PROBES):
+        if _read_at(stream, page * PAGE_SIZE, 8) == SE_HEADER_MAGIC:
+            return page * PAGE_SIZE
+    raise FormatError("No Secure Execution header found")
+
+
+def read_se_header(stream: BinaryIO) -> SeHeader:
+    """Find and parse the SE header in a seekable image or header file."""
+    offset = find_se_header_offset(stream)
+    start = _read_at(stream, offset, 16)
+    size = int.from_bytes(start[12:16], "big") if len(start) == 16 else 0
+    if size > MAX_SE_HEADER_SIZE:
+        raise FormatError(f"Invalid SE header size {size:#x}")
+    return parse_se_header(start + stream.read(max(0, size - 16)))
