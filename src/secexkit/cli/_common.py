@@ -1,0 +1,218 @@
+"""What every command-line tool shares: parsing, logging, errors -> exit codes, files.
+
+All printing and every ``sys.exit`` of secexkit live in the ``cli`` package.
+Exit codes: 0 success, 1 error, 2 usage error.  A user sees one line per
+error; ``-v`` adds the details and, for unexpected failures, the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, NoReturn
+
+from ..errors import InputError, SecexError, UsageError
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+log = logging.getLogger("secexkit")
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that raises :class:`UsageError` instead of exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, f"usage: {self.format_usage().strip().removeprefix('usage: ')}")
+
+
+def add_verbosity(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("output verbosity")
+    group.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more messages (repeatable)"
+    )
+    group.add_argument(
+        "-q", "--quiet", action="count", default=0, help="fewer messages (repeatable)"
+    )
+
+
+def split_list(value: str) -> list[str]:
+    """Repeatable options may also take comma-separated lists (as the reference)."""
+    return [item for item in value.split(",") if item]
+
+
+def add_list_option(parser: argparse._ActionsContainer, *flags: str, **kwargs: object) -> None:
+    parser.add_argument(*flags, action="extend", type=split_list, **kwargs)  # type: ignore[arg-type]
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.levelno <= logging.DEBUG:
+            return f"DEBUG: {message}"
+        return message
+
+
+def setup_logging(verbose: int, quiet: int) -> int:
+    """Warnings by default; each -v one level more, each -q one less."""
+    level = 2 + verbose - quiet
+    numeric = {0: logging.CRITICAL + 10, 1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO}
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter())
+    root = logging.getLogger("secexkit")
+    root.handlers[:] = [handler]
+    root.propagate = False
+    root.setLevel(numeric.get(level, logging.DEBUG) if level >= 0 else logging.CRITICAL + 10)
+    return level
+
+
+def _print_error(error: BaseException, details: Sequence[str], verbose: bool) -> None:
+    print(f"error: {error}", file=sys.stderr)
+    if verbose:
+        for line in details:
+            print(f"  {line}", file=sys.stderr)
+
+
+def run(main: Callable[[argparse.Namespace], int], parser: argparse.ArgumentParser,
+        argv: Sequence[str] | None) -> int:
+    """Parse, run, and map exceptions to exit codes and one-line messages."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    verbose = sum(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"})
+                  for a in args_list) > 0
+    try:
+        args = parser.parse_args(args_list)
+        if getattr(args, "verbose", 0) and getattr(args, "quiet", 0):
+            raise UsageError("the argument '--quiet' cannot be used with '--verbose'")
+        setup_logging(getattr(args, "verbose", 0), getattr(args, "quiet", 0))
+        verbose = getattr(args, "verbose", 0) > 0
+        return main(args)
+    except UsageError as exc:
+        _print_error(exc, exc.details, True)
+        return EXIT_USAGE
+    except SecexError as exc:
+        _print_error(exc, exc.details, verbose)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the final flush
+        return EXIT_ERROR
+    except Exception as exc:  # a bug: say so in one line; the traceback only on request
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        print(f"error: internal error ({type(exc).__name__}: {exc}); run with -v for details",
+              file=sys.stderr)
+        return EXIT_ERROR
+
+
+def read_file(path: str, what: str, *, allow_stdin: bool = False, limit: int | None = None) -> bytes:
+    """Read a whole input; errors name the input and the problem."""
+    if path == "-" and allow_stdin:
+        data = sys.stdin.buffer.read() if limit is None else sys.stdin.buffer.read(limit + 1)
+    else:
+        try:
+            with open(path, "rb") as stream:
+                data = stream.read() if limit is None else stream.read(limit + 1)
+        except OSError as exc:
+            raise InputError(f"Cannot read {what} at `{path}`: {exc.strerror or exc}") from None
+    if limit is not None and len(data) > limit:
+        raise InputError(f"{what} `{path}` is larger than {limit} bytes")
+    return data
+
+
+def read_exact(path: str, size: int, what: str) -> bytes:
+    """A key or secret file that must have exactly ``size`` bytes."""
+    data = read_file(path, what, limit=max(size, 4096))
+    if len(data) != size:
+        raise InputError(f"{what} must be exactly {size} bytes long",
+                         f"`{path}` has {len(data)} bytes")
+    return data
+
+
+class Outputs:
+    """Stage every output of a command in temporary files, then rename them together.
+
+    On error (the context exits with an exception) the staged files are removed,
+    so no partial or stale output is left.  ``-`` means standard output, which
+    is written at commit time.
+    """
+
+    def __init__(self) -> None:
+        self._staged: list[tuple[Path, Path]] = []
+        self._stdout: list[bytes] = []
+
+    def add(self, path: str | os.PathLike[str], data: bytes, *, secret: bool = False,
+            overwrite: bool = True) -> None:
+        if os.fspath(path) == "-":
+            self._stdout.append(data)
+            return
+        target = Path(path)
+        if not overwrite and target.exists():
+            raise InputError(f"Output `{target}` already exists")
+        if target.is_dir():
+            raise InputError(f"Cannot write `{target}`: it is a directory")
+        directory = target.parent
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=directory)
+        except OSError as exc:
+            raise InputError(f"Cannot create `{target}`: {exc.strerror or exc}") from None
+        tmp_path = Path(tmp)
+        self._staged.append((tmp_path, target))
+        try:
+            os.fchmod(fd, 0o600 if secret else 0o666 & ~_umask())
+            with os.fdopen(fd, "wb") as stream:
+                stream.write(data)
+        except OSError as exc:
+            raise InputError(f"Cannot write `{target}`: {exc.strerror or exc}") from None
+
+    def commit(self) -> None:
+        for tmp, target in self._staged:
+            try:
+                os.replace(tmp, target)
+            except OSError as exc:
+                raise InputError(f"Cannot write `{target}`: {exc.strerror or exc}") from None
+        self._staged.clear()
+        for data in self._stdout:
+            sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        self._stdout.clear()
+
+    def discard(self) -> None:
+        for tmp, _ in self._staged:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        self._staged.clear()
+        self._stdout.clear()
+
+    @contextlib.contextmanager
+    @staticmethod
+    def transaction() -> Iterator[Outputs]:
+        outputs = Outputs()
+        try:
+            yield outputs
+            outputs.commit()
+        finally:
+            outputs.discard()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_stdout(text: str) -> None:
+    stream: IO[str] = sys.stdout
+    stream.write(text)
+    stream.flush()

@@ -1,0 +1,78 @@
+"""Host-key document options shared by ``pvsecret create`` and ``pvimg create``.
+
+``-k/--host-key-document`` (required, repeatable, comma lists), and exactly one
+of ``--no-verify`` / ``-C/--cert/--crt``; ``--crl``, ``--offline``, ``--root-ca``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+from ..errors import NotAvailableError, UsageError
+from ..hostkeys import HostKey, HostKeyDocument, parse_host_key_document
+from ._common import add_list_option, read_file
+
+log = logging.getLogger("secexkit.cli")
+
+HOST_KEY_DESTS = ("host_key_document", "no_verify", "cert", "crl", "offline", "root_ca")
+
+
+def add_host_key_options(parser: argparse._ActionsContainer, *, prefix: str = "",
+                         default: Any = None) -> None:
+    """Add the options; ``prefix``/``default`` let a sub-parser repeat them (see pvsecret)."""
+    def dflt(value: Any) -> Any:
+        return value if default is None else default
+
+    add_list_option(parser, "-k", "--host-key-document", dest=prefix + "host_key_document",
+                    metavar="FILE", default=dflt([]),
+                    help="host-key document (X.509, PEM or DER); repeatable, comma lists")
+    parser.add_argument("--no-verify", dest=prefix + "no_verify", action="store_true",
+                        default=dflt(False),
+                        help="do not verify the host-key documents (not recommended)")
+    add_list_option(parser, "-C", "--cert", "--crt", dest=prefix + "cert", metavar="FILE",
+                    default=dflt([]),
+                    help="IBM Z signing-key and intermediate CA certificates; repeatable")
+    add_list_option(parser, "--crl", dest=prefix + "crl", metavar="FILE", default=dflt([]),
+                    help="certificate revocation lists (PEM or DER); repeatable")
+    parser.add_argument("--offline", dest=prefix + "offline", action="store_true",
+                        default=dflt(False), help="do not download CRLs")
+    parser.add_argument("--root-ca", dest=prefix + "root_ca", metavar="FILE",
+                        default=dflt(None),
+                        help="trusted root CA (default: the system's trusted roots)")
+
+
+def check_host_key_options(args: argparse.Namespace) -> None:
+    if not args.host_key_document:
+        raise UsageError("the following required arguments were not provided: "
+                         "--host-key-document <FILE>")
+    if args.no_verify and args.cert:
+        raise UsageError("the argument '--no-verify' cannot be used with '--cert <FILE>'")
+    if not args.no_verify and not args.cert:
+        raise UsageError("the following required arguments were not provided: "
+                         "<--no-verify|--cert <FILE>>")
+
+
+def read_host_key_documents(paths: list[str]) -> list[HostKeyDocument]:
+    documents = []
+    for path in paths:
+        data = read_file(path, "host-key document")
+        documents.append(parse_host_key_document(data, path))
+    return documents
+
+
+def load_host_keys(args: argparse.Namespace, protectee: str) -> list[HostKey]:
+    """Read (and unless ``--no-verify`` verify) every ``-k`` document, in order."""
+    check_host_key_options(args)
+    if args.no_verify:
+        log.warning("Host-key document verification is disabled. The %s may not be protected.",
+                    protectee)
+        documents = read_host_key_documents(args.host_key_document)
+        for document in documents:
+            log.info("Use host-key document at '%s'", document.source)
+        return [document.host_key for document in documents]
+    raise NotAvailableError(
+        "Host-key document verification is not available yet in this version: "
+        "use --no-verify only if you trust the host-key documents by other means"
+    )
