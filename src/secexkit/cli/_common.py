@@ -12,7 +12,6 @@ import contextlib
 import logging
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, NoReturn
@@ -163,6 +162,8 @@ class Outputs:
         if target.is_dir():
             raise InputError(f"Cannot write `{target}`: it is a directory")
         directory = target.parent
+        import tempfile
+
         try:
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=directory)
         except OSError as exc:

@@ -1,0 +1,415 @@
+"""``pvsecret``: create and verify add-secret requests; talk to the ultravisor.
+
+Thin layer: parse, call the library, print.  Options of ``create`` may come
+before or after the secret type (the product documentation puts them after;
+the reference only accepts them before).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .. import __version__
+from ..errors import InputError, NotAvailableError, UsageError
+from ._common import (
+    ArgumentParser,
+    Outputs,
+    add_list_option,
+    add_verbosity,
+    read_exact,
+    read_file,
+    run,
+)
+from ._hostkeys import add_host_key_options
+
+log = logging.getLogger("secexkit.cli")
+
+_AFTER = "after__"
+SECRET_KINDS = ("plain", "aes", "aes-xts", "hmac-sha", "ec")
+
+
+def _add_create_options(parser: argparse._ActionsContainer, prefix: str = "",
+                        suppress: bool = False) -> None:
+    """Options of ``create`` itself; repeated on every secret type with ``prefix``."""
+    def d(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    add_host_key_options(parser, prefix=prefix, default=argparse.SUPPRESS if suppress else None)
+    parser.add_argument("--hdr", dest=prefix + "hdr", metavar="FILE", default=d(None),
+                        help="SE image or extracted SE header the request is bound to (required)")
+    parser.add_argument("-o", "--output", dest=prefix + "output", metavar="FILE", default=d(None),
+                        help="where to write the request (required; - for stdout)")
+    parser.add_argument("-f", "--force", dest=prefix + "force", action="store_true",
+                        default=d(False), help="create a request even inside an SE guest")
+    parser.add_argument("--extension-secret", dest=prefix + "extension_secret", metavar="FILE",
+                        default=d(None), help="32-byte extension secret")
+    parser.add_argument("--cck", dest=prefix + "cck", metavar="FILE", default=d(None),
+                        help="32-byte customer communication key: derive the extension secret")
+    parser.add_argument("--cuid-hex", dest=prefix + "cuid_hex", metavar="HEX", default=d(None),
+                        help="bind to the guest with this config UID ([0x] + 32 hex digits)")
+    parser.add_argument("--cuid", dest=prefix + "cuid", metavar="FILE", default=d(None),
+                        help="config UID: 16-byte file or YAML with a 'cuid' entry")
+    add_list_option(parser, "--flags", dest=prefix + "flags", metavar="FLAG", default=d([]),
+                    help="add-secret flags: disable-dump")
+    parser.add_argument("--pcf", dest=prefix + "pcf", metavar="HEX", default=d(None),
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--user-data", dest=prefix + "user_data", metavar="FILE",
+                        default=d(None), help="user data to embed (unsigned, or signed)")
+    parser.add_argument("--user-sign-key", dest=prefix + "user_sign_key", metavar="FILE",
+                        default=d(None),
+                        help="sign the user data (EC secp521r1, RSA 2048/3072; PEM or DER)")
+    parser.add_argument("--policy", dest=prefix + "policy", metavar="FILE", default=d(None),
+                        help="embed a reference (SHA-256 and path) to this policy file")
+    parser.add_argument("--toc-policy", dest=prefix + "toc_policy", metavar="FILE",
+                        default=d(None), help="append the request tag (hex) to this file")
+    parser.add_argument("--use-name", dest=prefix + "use_name", action="store_true",
+                        default=d(False), help="use the name itself as the secret ID")
+
+
+def _add_type_parser(sub: Any, name: str, help_text: str,
+                     aliases: Sequence[str] = ()) -> ArgumentParser:
+    parser: ArgumentParser = sub.add_parser(name, help=help_text, aliases=list(aliases),
+                                            description=help_text)
+    _add_create_options(parser, prefix=_AFTER, suppress=True)
+    _add_late_verbosity(parser)
+    return parser
+
+
+def _add_late_verbosity(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-v", "--verbose", dest=_AFTER + "verbose", action="count",
+                        default=argparse.SUPPRESS, help="more messages (repeatable)")
+    parser.add_argument("-q", "--quiet", dest=_AFTER + "quiet", action="count",
+                        default=argparse.SUPPRESS, help="fewer messages (repeatable)")
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(
+        prog="pvsecret",
+        description="Create, verify and manage add-secret requests for IBM Secure Execution.",
+    )
+    add_verbosity(parser)
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                     parser_class=ArgumentParser)
+
+    create = commands.add_parser(
+        "create", help="create an add-secret request",
+        description="Create an add-secret request for one or more IBM Z host keys.")
+    _add_create_options(create)
+    _add_late_verbosity(create)
+    kinds = create.add_subparsers(dest="secret_type", metavar="SECRET-TYPE",
+                                  parser_class=ArgumentParser)
+    _add_type_parser(kinds, "meta", "a request that only carries flags (e.g. disable-dump)")
+    assoc = _add_type_parser(kinds, "association", "an association secret (32 bytes) with a name")
+    assoc.add_argument("name", metavar="NAME", help="secret name; its SHA-256 is the secret ID")
+    assoc.add_argument("--stdout", action="store_true", help="print NAME.yaml to stdout")
+    assoc.add_argument("--input-secret", metavar="FILE", help="use this 32-byte secret")
+    assoc.add_argument("--output-secret", metavar="FILE",
+                       help="write the (random) secret to FILE (mode 0600)")
+    retr = _add_type_parser(kinds, "retrievable", "a secret the guest can retrieve",
+                            aliases=["retr"])
+    retr.add_argument("name", metavar="NAME", help="secret name; its SHA-256 is the secret ID")
+    retr.add_argument("--secret", metavar="FILE", required=True, help="the secret (file)")
+    retr.add_argument("--type", dest="kind", choices=SECRET_KINDS, required=True,
+                      help="the kind of secret")
+    retr.add_argument("--stdout", action="store_true", help="print NAME.yaml to stdout")
+    cck = _add_type_parser(kinds, "update-cck", "replace the customer communication key",
+                           aliases=["cck"])
+    cck.add_argument("--secret", metavar="FILE", required=True, help="the new 32-byte CCK")
+
+    verify = commands.add_parser("verify", help="check an add-secret request")
+    _add_late_verbosity(verify)
+    verify.add_argument("input_pos", nargs="?", metavar="INPUT", help="the request (- for stdin)")
+    verify.add_argument("output_pos", nargs="?", metavar="OUTPUT",
+                        help="where to write the user data (default stdout)")
+    verify.add_argument("-i", "--input", metavar="FILE")
+    verify.add_argument("-o", "--output", metavar="FILE")
+    verify.add_argument("--user-cert", metavar="CERT",
+                        help="certificate to verify signed user data (PEM or DER)")
+
+    add = commands.add_parser("add", help="add a request to the secret store (s390x)")
+    _add_late_verbosity(add)
+    add.add_argument("input_pos", nargs="?", metavar="INPUT")
+    add.add_argument("-i", "--input", metavar="FILE")
+    add.add_argument("-f", "--force", action="store_true",
+                     help="add even if a secret with this ID exists")
+    lock = commands.add_parser("lock", help="lock the secret store (s390x)")
+    _add_late_verbosity(lock)
+    lst = commands.add_parser("list", help="list the secret store (s390x)")
+    _add_late_verbosity(lst)
+    lst.add_argument("output_pos", nargs="?", metavar="OUTPUT")
+    lst.add_argument("-o", "--output", metavar="FILE")
+    lst.add_argument("--format", choices=("human", "yaml", "bin"), default="human")
+    retrieve = commands.add_parser("retrieve", aliases=["retr"],
+                                   help="retrieve a secret from the store (s390x)")
+    _add_late_verbosity(retrieve)
+    retrieve.add_argument("input_pos", nargs="?", metavar="INPUT")
+    retrieve.add_argument("output_pos", nargs="?", metavar="OUTPUT")
+    retrieve.add_argument("-i", "--input", metavar="ID")
+    retrieve.add_argument("-o", "--output", metavar="FILE")
+    retrieve.add_argument("--inform", choices=("yaml", "hex", "name", "idx"), default="yaml")
+    retrieve.add_argument("--outform", choices=("pem", "bin"), default="pem")
+    commands.add_parser("version", help="print the version")
+    return parser
+
+
+def merge_late_options(args: argparse.Namespace) -> None:
+    """Fold options given after a sub-command into the main namespace."""
+    for key in [k for k in vars(args) if k.startswith(_AFTER)]:
+        late = getattr(args, key)
+        delattr(args, key)
+        name = key[len(_AFTER):]
+        early = getattr(args, name, None)
+        if isinstance(late, list):
+            setattr(args, name, (early or []) + late)
+        elif isinstance(late, bool):
+            setattr(args, name, bool(early) or late)
+        elif isinstance(late, int):
+            setattr(args, name, (early or 0) + late)
+        elif early is not None and early != late:
+            flag = "--" + name.replace("_", "-")
+            raise UsageError(f"the argument '{flag}' cannot be used multiple times")
+        else:
+            setattr(args, name, late)
+
+
+def _positional(args: argparse.Namespace, pos: str, opt: str, what: str,
+                required: bool = True) -> str | None:
+    a, b = getattr(args, pos), getattr(args, opt)
+    if a is not None and b is not None:
+        raise UsageError(f"the {what} was given twice (positional and --{opt})")
+    value = a if a is not None else b
+    if value is None and required:
+        raise UsageError(f"the following required arguments were not provided: <{what.upper()}>")
+    return value
+
+
+# ---------------------------------------------------------------------------- create
+
+def _parse_flags(args: argparse.Namespace) -> int:
+    from ..request import ADD_SECRET_FLAGS
+
+    if args.pcf is not None:
+        if args.flags:
+            raise UsageError("the argument '--pcf <HEX>' cannot be used with '--flags'")
+        digits = args.pcf.removeprefix("0x")
+        if not digits or len(digits) > 16:
+            raise UsageError(f"pcf hexstring {digits} must be 1 to 16 hex digits")
+        try:
+            return int(digits, 16)
+        except ValueError:
+            raise UsageError(f"invalid value '{args.pcf}' for '--pcf': not hex") from None
+    flags = 0
+    for flag in args.flags:
+        if flag not in ADD_SECRET_FLAGS:
+            raise UsageError(f"invalid value '{flag}' for '--flags <FLAG>' "
+                             f"[possible values: {', '.join(ADD_SECRET_FLAGS)}]")
+        flags |= ADD_SECRET_FLAGS[flag]
+    return flags
+
+
+def _read_boot_tags(path: str) -> Any:
+    from ..errors import FormatError
+    from ..formats.se_header import read_se_header
+
+    if path == "-":
+        raise InputError("Cannot open `-`: --hdr needs a seekable file, not stdin")
+    try:
+        with open(path, "rb") as stream:
+            return read_se_header(stream).boot_tags
+    except OSError as exc:
+        raise InputError(f"Cannot open `{path}`: {exc.strerror or exc}") from None
+    except FormatError as exc:
+        raise InputError(f"Provided SE-header in '{path}' is malformed: {exc}",
+                         *exc.details) from None
+
+
+def _same_file(a: str, b: str) -> bool:
+    import os.path
+
+    return a != "-" and b != "-" and os.path.realpath(a) == os.path.realpath(b)
+
+
+def _check_create_args(args: argparse.Namespace) -> None:
+    if args.secret_type is None:
+        raise UsageError("the following required arguments were not provided: <SECRET-TYPE>")
+    missing = [flag for flag, value in (("--hdr <FILE>", args.hdr), ("--output <FILE>", args.output))
+               if value is None]
+    if missing:
+        raise UsageError(f"the following required arguments were not provided: {' '.join(missing)}")
+    for a, b in (("cck", "extension_secret"), ("cuid", "cuid_hex"), ("policy", "user_data")):
+        if getattr(args, a) is not None and getattr(args, b) is not None:
+            raise UsageError(f"the argument '--{a.replace('_', '-')}' cannot be used with "
+                             f"'--{b.replace('_', '-')}'")
+    if args.secret_type == "association":
+        if args.input_secret is not None and args.output_secret is not None:
+            raise UsageError("the argument '--input-secret' cannot be used with '--output-secret'")
+
+
+def _secret(args: argparse.Namespace) -> Any:
+    from .. import guest_secret
+
+    kind = args.secret_type
+    if kind == "meta":
+        return guest_secret.meta_secret()
+    if kind == "association":
+        given = (read_exact(args.input_secret, 32, "Association secret")
+                 if args.input_secret else None)
+        return guest_secret.association_secret(args.name, given, use_name=args.use_name)
+    if kind in ("update-cck", "cck"):
+        return guest_secret.update_cck_secret(read_exact(args.secret, 32, "CCK file"))
+    raise NotAvailableError(f"Secret type '{kind}' is not supported yet")
+
+
+def _user_data(args: argparse.Namespace) -> Any:
+    from ..formats.request import UserDataType
+    from ..request import NO_USER_DATA, UserData
+
+    if args.user_sign_key is not None or args.policy is not None:
+        raise NotAvailableError("--user-sign-key and --policy are not supported yet")
+    if args.user_data is None:
+        return NO_USER_DATA
+    data = read_file(args.user_data, "user data", limit=512)
+    if not data:
+        log.warning("Added empty user-data file.")
+    return UserData(UserDataType.UNSIGNED, data)
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    _check_create_args(args)
+    from ..cuid import parse_cuid_file, parse_cuid_hex
+    from ..request import AddSecretRequest, extension_secret_from_cck
+    from ..secret import SecretBytes
+    from ..secret_yaml import secret_yaml, secret_yaml_path
+    from ._hostkeys import load_host_keys
+
+    secret = _secret(args)
+    flags = _parse_flags(args)
+    tags = _read_boot_tags(args.hdr)
+    cuid = None
+    if args.cuid_hex is not None:
+        cuid = parse_cuid_hex(args.cuid_hex)
+    elif args.cuid is not None:
+        cuid = parse_cuid_file(read_file(args.cuid, "CUID file", limit=1 << 20), args.cuid)
+    extension = None
+    if args.extension_secret is not None:
+        extension = SecretBytes(read_exact(args.extension_secret, 32, "extension secret"))
+    elif args.cck is not None:
+        extension = extension_secret_from_cck(SecretBytes(read_exact(args.cck, 32, "CCK")), tags)
+    user_data = _user_data(args)
+
+    stdout_yaml = getattr(args, "stdout", False)
+    yaml_path = None
+    if secret.is_named and not stdout_yaml:
+        yaml_path = str(secret_yaml_path(secret.name, args.output))
+        clash = [flag for flag, path in (("--output", args.output),
+                                          ("--output-secret", getattr(args, "output_secret", None)))
+                 if path is not None and _same_file(path, yaml_path)]
+        if clash:
+            raise UsageError(f"{clash[0]} and the secret info file '{yaml_path}' are the same: "
+                             "choose another output or use --stdout")
+
+    host_keys = load_host_keys(args, "secret")
+    request = AddSecretRequest(secret, tags, flags=flags, cuid=cuid, extension_secret=extension,
+                               user_data=user_data).build(host_keys)
+    log.warning("Successfully generated the request")
+    with Outputs.transaction() as outputs:
+        outputs.add(args.output, request)
+        if secret.is_named:
+            text = secret_yaml(secret).encode("utf-8")
+            if stdout_yaml:
+                outputs.add("-", text + b"\n")
+            else:
+                assert yaml_path is not None
+                outputs.add(yaml_path, text)
+        if getattr(args, "output_secret", None):
+            outputs.add(args.output_secret, secret.payload.reveal(), secret=True)
+    log.info("Successfully wrote the request to '%s'", args.output)
+    if yaml_path is not None:
+        log.warning("Successfully wrote secret info to '%s'", yaml_path)
+    return 0
+
+
+# ---------------------------------------------------------------------------- verify
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from ..formats.request import MAX_REQUEST_SIZE, UserDataType, check_request_frame
+
+    source = _positional(args, "input_pos", "input", "input")
+    assert source is not None
+    output = _positional(args, "output_pos", "output", "output", required=False) or "-"
+    data = read_file(source, "add-secret request", allow_stdin=True, limit=MAX_REQUEST_SIZE)
+    try:
+        kind = check_request_frame(data)
+    except InputError as exc:
+        raise InputError(f"Could not verify the add-secret request in '{source}': {exc}",
+                         *exc.details) from None
+    if kind == UserDataType.NULL:
+        log.warning("Successfully verified the request.")
+        return 0
+    if kind == UserDataType.UNSIGNED:
+        if args.user_cert is not None:
+            raise InputError(f"Could not verify the add-secret request in '{source}': "
+                             "it carries unsigned user data, but --user-cert was given")
+        from ..formats.request import USER_DATA_OFFSET, USER_DATA_SIZE
+
+        log.warning("Successfully verified the request.")
+        with Outputs.transaction() as outputs:
+            outputs.add(output, data[USER_DATA_OFFSET:USER_DATA_OFFSET + USER_DATA_SIZE])
+        return 0
+    raise NotAvailableError("Verifying signed user data is not supported yet")
+
+
+# ---------------------------------------------------------------------------- device
+
+def cmd_device(args: argparse.Namespace) -> int:
+    raise NotAvailableError(
+        f"pvsecret {args.command} needs an s390x Secure Execution guest (/dev/uv): "
+        "Command only available on s390x")
+
+
+def cmd_version(_: argparse.Namespace) -> int:
+    print(f"pvsecret (secexkit) version {__version__}")
+    return 0
+
+
+COMMANDS = {
+    "create": cmd_create,
+    "verify": cmd_verify,
+    "add": cmd_device,
+    "list": cmd_device,
+    "lock": cmd_device,
+    "retrieve": cmd_device,
+    "retr": cmd_device,
+    "version": cmd_version,
+}
+
+
+def _main(args: argparse.Namespace) -> int:
+    if args.version:
+        return cmd_version(args)
+    if args.command is None:
+        raise UsageError("a command is required", build_parser().format_help())
+    return COMMANDS[args.command](args)
+
+
+class _Parser(ArgumentParser):
+    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                   namespace: None = None) -> argparse.Namespace:
+        parsed = super().parse_args(args)
+        merge_late_options(parsed)
+        return parsed
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    parser.__class__ = _Parser
+    return run(_main, parser, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
