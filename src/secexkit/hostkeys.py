@@ -79,7 +79,9 @@ def parse_host_key_document(data: bytes, source: str) -> HostKeyDocument:
     try:
         certificates = x509.load_pem_x509_certificates(data)
     except ValueError:
-        raise InputError(f"The provided Host Key Document in '{source}' is not in PEM or DER format") from None
+        raise InputError(
+            f"The provided Host Key Document in '{source}' is not in PEM or DER format"
+        ) from None
     if len(certificates) > 1:
         log.warning("The host-key document in '%s' contains more than one certificate!", source)
     return HostKeyDocument(certificates[0], source)

@@ -115,32 +115,28 @@ def _analyze(text: str) -> tuple[bool, bool, bool, bool]:
     """libyaml's scalar analysis -> (block plain, single quoted, block literal, multiline)."""
     if not text:
         return True, True, False, False
-    block_ind = flow_ind = False
+    block_ind = False
     line_breaks = special = False
     leading_space = leading_break = trailing_space = trailing_break = False
     break_space = space_break = previous_space = previous_break = False
     if text.startswith(("---", "...")):
-        block_ind = flow_ind = True
+        block_ind = True
     preceded_ws = True
     n = len(text)
     for i, c in enumerate(text):
         followed_ws = i + 1 >= n or text[i + 1] in " \t" or text[i + 1] in _BREAKS
         if i == 0:
             if c in "#,[]{}&*!|>'\"%@`":
-                flow_ind = block_ind = True
+                block_ind = True
             if c in "?:":
-                flow_ind = True
                 block_ind = block_ind or followed_ws
             if c == "-" and followed_ws:
-                flow_ind = block_ind = True
+                block_ind = True
         else:
-            if c in ",?[]{}":
-                flow_ind = True
             if c == ":":
-                flow_ind = True
                 block_ind = block_ind or followed_ws
             if c == "#" and preceded_ws:
-                flow_ind = block_ind = True
+                block_ind = True
         if not _printable(c):
             special = True
         if c in _BREAKS:
@@ -305,7 +301,7 @@ def secret_yaml_path(name: str, output: str) -> PurePath:
             f"Cannot derive a file name for the secret info from the name {name!r}: "
             "use --stdout or another name"
         )
-    stem, dot, ext = file_name.rpartition(".")
+    stem, dot, _ = file_name.rpartition(".")
     base = stem if dot and stem else file_name
     directory = PurePath(".") if output == "-" else PurePath(output).parent
     return directory / f"{base}.yaml"

@@ -179,7 +179,8 @@ def merge_late_options(args: argparse.Namespace) -> None:
 
 def _positional(args: argparse.Namespace, pos: str, opt: str, what: str,
                 required: bool = True) -> str | None:
-    a, b = getattr(args, pos), getattr(args, opt)
+    a: str | None = getattr(args, pos)
+    b: str | None = getattr(args, opt)
     if a is not None and b is not None:
         raise UsageError(f"the {what} was given twice (positional and --{opt})")
     value = a if a is not None else b
@@ -245,9 +246,8 @@ def _check_create_args(args: argparse.Namespace) -> None:
         if getattr(args, a) is not None and getattr(args, b) is not None:
             raise UsageError(f"the argument '--{a.replace('_', '-')}' cannot be used with "
                              f"'--{b.replace('_', '-')}'")
-    if args.secret_type == "association":
-        if args.input_secret is not None and args.output_secret is not None:
-            raise UsageError("the argument '--input-secret' cannot be used with '--output-secret'")
+    if args.secret_type == "association" and None not in (args.input_secret, args.output_secret):
+        raise UsageError("the argument '--input-secret' cannot be used with '--output-secret'")
 
 
 def _secret(args: argparse.Namespace) -> Any:

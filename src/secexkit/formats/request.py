@@ -185,7 +185,7 @@ class KeySlot:
     @classmethod
     def from_bytes(cls, data: bytes | memoryview, offset: int = 0) -> KeySlot:
         v = KEY_SLOT.unpack(data, offset)
-        return cls(bytes(v["host_key_hash"]), bytes(v["wrapped_key"]), bytes(v["tag"]))  # type: ignore[arg-type]
+        return cls(bytes(v["host_key_hash"]), bytes(v["wrapped_key"]), bytes(v["tag"]))
 
 
 @dataclass(frozen=True)
@@ -298,7 +298,7 @@ def parse_request(data: bytes) -> ParsedRequest:
     )
 
     def b(name: str) -> bytes:
-        return bytes(body[name])  # type: ignore[arg-type]
+        return bytes(body[name])
 
     return ParsedRequest(
         user_data_type=user_data_type,

@@ -6,6 +6,7 @@ Only the plaintext structure lives here; the encrypted area is handled by
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, Final
 
@@ -154,7 +155,7 @@ def parse_se_header(data: bytes) -> SeHeader:
     data = bytes(data[:size])
 
     def b(name: str) -> bytes:
-        return bytes(head[name])  # type: ignore[arg-type]
+        return bytes(head[name])
 
     return SeHeader(
         version=version,
@@ -206,3 +207,51 @@ def read_se_header(stream: BinaryIO) -> SeHeader:
     if size > MAX_SE_HEADER_SIZE:
         raise FormatError(f"Invalid SE header size {size:#x}")
     return parse_se_header(start + stream.read(max(0, size - 16)))
+
+
+def pack_se_header_aad(
+    *,
+    iv: bytes,
+    page_count: int,
+    pcf: int,
+    customer_public_key: bytes,
+    pld: bytes,
+    ald: bytes,
+    tld: bytes,
+    key_slots: Sequence[KeySlot],
+    encrypted_size: int = SE_HEADER_SECRETS_V1.size,
+) -> bytes:
+    """The plaintext part of a v1 header (the AES-GCM AAD): fixed fields and key slots.
+
+    The writer side of :func:`parse_se_header`; the encrypted area and the tag
+    follow it (see :mod:`secexkit.image.header`).
+    """
+    size = KEY_SLOTS_OFFSET + KEY_SLOT.size * len(key_slots) + encrypted_size + TAG_SIZE
+    if size > MAX_SE_HEADER_SIZE:
+        raise FormatError(
+            f"An SE header with {len(key_slots)} key slots needs {size} bytes, "
+            f"more than the maximum of {MAX_SE_HEADER_SIZE}"
+        )
+    head = SE_HEADER_HEAD.pack(
+        {
+            "magic": SE_HEADER_MAGIC,
+            "version": SE_HEADER_VERSION_1,
+            "size": size,
+            "iv": iv,
+            "key_slot_count": len(key_slots),
+            "encrypted_size": encrypted_size,
+            "page_count": page_count,
+            "pcf": pcf,
+            "customer_public_key": customer_public_key,
+            "pld": pld,
+            "ald": ald,
+            "tld": tld,
+        }
+    )
+    return head + b"".join(slot.to_bytes() for slot in key_slots)
+
+
+#: the most host keys (key slots) a v1 header can carry: 95
+MAX_SE_HEADER_KEY_SLOTS: Final = (
+    MAX_SE_HEADER_SIZE - KEY_SLOTS_OFFSET - SE_HEADER_SECRETS_V1.size - TAG_SIZE
+) // KEY_SLOT.size
