@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from . import crypto
-from .errors import InputError, UsageError
+from .errors import CryptoError, InputError, UsageError
 from .formats.request import (
     ASRCB_BODY,
     ASRCB_MAGIC,
@@ -26,7 +26,9 @@ from .formats.request import (
     TAG_SIZE,
     USER_DATA_SIZE,
     KeySlot,
+    ParsedRequest,
     UserDataType,
+    parse_request,
     secret_header_size,
 )
 from .formats.se_header import BootHdrTags
@@ -208,3 +210,31 @@ def build_request(
         raise ValueError("the signer returned a signature area of the wrong size")
     signed_aad = aad[: start + area.start] + signature_field + aad[start + area.stop :]
     return signed_aad + crypto.gcm_seal(keys.protection_key, keys.iv, signed_aad, confidential)
+
+
+@dataclass(frozen=True)
+class OpenedRequest:
+    """A request decrypted with a host private key, as the ultravisor would see it."""
+
+    parsed: ParsedRequest
+    payload: SecretBytes
+    extension_secret: SecretBytes
+
+
+def open_request(data: bytes, host_private_key: ec.EllipticCurvePrivateKey) -> OpenedRequest:
+    """Decrypt a request with the private key of one of its host keys (tests, debugging).
+
+    Finds the key slot by the host key hash, unwraps the protection key and
+    authenticates the whole request.
+    """
+    parsed = parse_request(data)
+    host_hash = crypto.host_key_hash(host_private_key.public_key())
+    slot = next((s for s in parsed.key_slots if s.host_key_hash == host_hash), None)
+    if slot is None:
+        raise CryptoError("The request has no key slot for this host key")
+    customer_key = crypto.decode_public_key(parsed.customer_public_key)
+    kek = crypto.key_slot_kek(host_private_key, customer_key)
+    protection_key = crypto.unwrap_key(kek, slot.wrapped_key, slot.tag)
+    plain = crypto.gcm_open(protection_key, parsed.iv, parsed.aad, parsed.ciphertext + parsed.tag)
+    split = len(plain) - EXTENSION_SECRET_SIZE
+    return OpenedRequest(parsed, SecretBytes(plain[:split]), SecretBytes(plain[split:]))
