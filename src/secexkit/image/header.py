@@ -1,0 +1,218 @@
+"""Building and opening SE headers (v1).
+
+The header protection key encrypts the 128-byte secret area with AES-256-GCM
+(AAD = magic .. last key slot); every host key gets a key slot wrapping that
+protection key with an ECDH(customer key, host key) derived KEK, exactly like
+an add-secret request.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from .. import crypto
+from ..errors import CryptoError, InputError
+from ..formats.request import KeySlot
+from ..formats.se_header import (
+    KEY_SLOTS_OFFSET,
+    MAX_SE_HEADER_KEY_SLOTS,
+    SE_HEADER_SECRETS_V1,
+    TAG_SIZE,
+    SeHeader,
+    pack_se_header_aad,
+    parse_se_header,
+)
+from ..hostkeys import HostKey
+from ..secret import SecretBytes
+
+log = logging.getLogger(__name__)
+
+IV_SIZE: Final = 12
+PROTECTION_KEY_SIZE: Final = 32
+CCK_SIZE: Final = 32
+IMAGE_KEY_SIZE: Final = 64
+DIGEST_SIZE: Final = 64
+
+
+@dataclass(frozen=True)
+class HeaderKeys:
+    """The random material of one header.  Never reuse it for a second header."""
+
+    iv: bytes
+    customer_key: ec.EllipticCurvePrivateKey
+    protection_key: SecretBytes
+
+    def __post_init__(self) -> None:
+        if len(self.iv) != IV_SIZE:
+            raise ValueError("the SE header IV must be 12 bytes")
+        if len(self.protection_key) != PROTECTION_KEY_SIZE:
+            raise ValueError("the SE header protection key must be 32 bytes")
+        if not isinstance(self.customer_key.curve, ec.SECP521R1):
+            raise ValueError("the customer key must be on secp521r1")
+
+    @classmethod
+    def generate(cls, protection_key: SecretBytes | None = None) -> HeaderKeys:
+        return cls(
+            os.urandom(IV_SIZE),
+            crypto.generate_customer_key(),
+            protection_key or SecretBytes(os.urandom(PROTECTION_KEY_SIZE)),
+        )
+
+    def __repr__(self) -> str:
+        return "HeaderKeys(<random per header>)"
+
+
+@dataclass(frozen=True)
+class HeaderSecrets:
+    """The content of the encrypted area."""
+
+    cck: SecretBytes
+    image_key: SecretBytes
+    psw_mask: int
+    psw_address: int
+    scf: int
+
+    def __post_init__(self) -> None:
+        if len(self.cck) != CCK_SIZE:
+            raise ValueError("the CCK must be 32 bytes")
+        if len(self.image_key) != IMAGE_KEY_SIZE:
+            raise ValueError("the image key must be 64 bytes")
+
+    def to_bytes(self) -> bytes:
+        return SE_HEADER_SECRETS_V1.pack(
+            {
+                "cck": self.cck.reveal(),
+                "image_key": self.image_key.reveal(),
+                "psw_mask": self.psw_mask,
+                "psw_address": self.psw_address,
+                "scf": self.scf,
+                "optional_item_count": 0,
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> HeaderSecrets:
+        v = SE_HEADER_SECRETS_V1.unpack(data)
+        if v["optional_item_count"] != 0:
+            raise CryptoError(
+                f"SE header carries {v['optional_item_count']} optional items; v1 allows none"
+            )
+        return cls(
+            SecretBytes(v["cck"]),  # type: ignore[arg-type]
+            SecretBytes(v["image_key"]),  # type: ignore[arg-type]
+            int(v["psw_mask"]),
+            int(v["psw_address"]),
+            int(v["scf"]),
+        )
+
+    def __repr__(self) -> str:
+        return (f"HeaderSecrets(psw_mask={self.psw_mask:#x}, psw_address={self.psw_address:#x}, "
+                f"scf={self.scf:#x}, <keys hidden>)")
+
+
+@dataclass(frozen=True)
+class ComponentDigests:
+    """What the secured components contribute to the header."""
+
+    pld: bytes
+    ald: bytes
+    tld: bytes
+    page_count: int
+
+
+def check_host_key_count(count: int) -> None:
+    if count == 0:
+        raise InputError("An SE header needs at least one host key")
+    if count > MAX_SE_HEADER_KEY_SLOTS:
+        raise InputError(
+            f"Too many host keys for one Secure Execution header: {count} > "
+            f"{MAX_SE_HEADER_KEY_SLOTS}"
+        )
+
+
+def build_se_header(
+    *,
+    host_keys: Sequence[HostKey],
+    keys: HeaderKeys,
+    secrets: HeaderSecrets,
+    digests: ComponentDigests,
+    pcf: int,
+) -> bytes:
+    """Serialize and encrypt a v1 header: one key slot per host key, in order."""
+    check_host_key_count(len(host_keys))
+    slots = []
+    for host_key in host_keys:
+        kek = crypto.key_slot_kek(keys.customer_key, host_key.public_key)
+        wrapped, tag = crypto.wrap_key(kek, keys.protection_key)
+        slots.append(KeySlot(host_key.hash, wrapped, tag))
+    aad = pack_se_header_aad(
+        iv=keys.iv,
+        page_count=digests.page_count,
+        pcf=pcf,
+        customer_public_key=crypto.encode_public_key(keys.customer_key.public_key()),
+        pld=digests.pld,
+        ald=digests.ald,
+        tld=digests.tld,
+        key_slots=slots,
+    )
+    sealed = crypto.gcm_seal(keys.protection_key, keys.iv, aad, secrets.to_bytes())
+    return aad + sealed
+
+
+def expected_header_size(key_slot_count: int) -> int:
+    from ..formats.se_header import se_header_size
+
+    return se_header_size(key_slot_count)
+
+
+def decrypt_se_header(header: SeHeader, protection_key: SecretBytes) -> HeaderSecrets:
+    """Authenticate the whole header and return its secret area."""
+    if len(protection_key) != PROTECTION_KEY_SIZE:
+        raise CryptoError(
+            f"The SE header protection key must be {PROTECTION_KEY_SIZE} bytes, "
+            f"not {len(protection_key)}"
+        )
+    try:
+        plain = crypto.gcm_open(protection_key, header.iv, header.aad,
+                                header.encrypted_area + header.tag)
+    except CryptoError:
+        raise CryptoError("Failed to authenticate and decrypt the Secure Execution header") from None
+    if len(plain) != SE_HEADER_SECRETS_V1.size:
+        raise CryptoError(f"SE header encrypted area has {len(plain)} bytes, expected 128")
+    return HeaderSecrets.from_bytes(plain)
+
+
+def unwrap_protection_key(header: SeHeader, host_private_key: ec.EllipticCurvePrivateKey) -> SecretBytes:
+    """What the ultravisor does: find our key slot, derive the KEK, unwrap the key."""
+    host_hash = crypto.host_key_hash(host_private_key.public_key())
+    customer = crypto.decode_public_key(header.customer_public_key)
+    for slot in header.key_slots:
+        if slot.host_key_hash == host_hash:
+            kek = crypto.key_slot_kek(host_private_key, customer)
+            return crypto.unwrap_key(kek, slot.wrapped_key, slot.tag)
+    raise CryptoError("The SE header has no key slot for this host key")
+
+
+def header_contains(header: SeHeader, host_key_hash: bytes) -> bool:
+    return any(slot.host_key_hash == host_key_hash for slot in header.key_slots)
+
+
+__all__ = [
+    "KEY_SLOTS_OFFSET",
+    "TAG_SIZE",
+    "ComponentDigests",
+    "HeaderKeys",
+    "HeaderSecrets",
+    "build_se_header",
+    "check_host_key_count",
+    "decrypt_se_header",
+    "header_contains",
+    "parse_se_header",
+    "unwrap_protection_key",
+]
