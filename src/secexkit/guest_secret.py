@@ -38,7 +38,7 @@ def format_secret_id(secret_id: bytes) -> str:
     """``"<ascii> | 0x<hex>"`` when the ID is printable text, else ``"0x<hex>"``."""
     hex_id = "0x" + secret_id.hex()
     text, _, rest = secret_id.partition(b"\0")
-    if text and not any(rest) and all(0x20 <= c < 0x7F or c in b"\t\n\v\f\r" for c in text):
+    if text and not any(rest) and all(0x20 <= c < 0x7F or c in b"\t\n\f\r" for c in text):
         return f"{text.decode('ascii')} | {hex_id}"
     return hex_id
 
