@@ -1,0 +1,135 @@
+"""CRL pool and CRL validity rules (for the chain and for host-key documents).
+Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+
+from cryptography import x509
+
+from ._names import CanonicalName, canonical_name
+from ._x509 import (
+    SourcedCert,
+    SourcedCrl,
+    akid_matches,
+    akid_of,
+    extension,
+    fmt_time,
+    is_ca,
+    key_usage,
+    signed_by,
+    unhandled_critical,
+)
+
+# OpenSSL verify codes used for CRL problems (X509_V_ERR_*).
+CRL_SIGNATURE_FAILURE = 8
+CRL_NOT_YET_VALID = 11
+CRL_HAS_EXPIRED = 12
+KEYUSAGE_NO_CRL_SIGN = 35
+UNHANDLED_CRITICAL_CRL_EXTENSION = 36
+UNABLE_TO_GET_CRL = 3
+
+
+class CrlPool:
+    """All CRLs known to a verification (files, trust store, downloads), by issuer name."""
+
+    def __init__(self, crls: Iterable[SourcedCrl] = ()) -> None:
+        self._all: list[SourcedCrl] = []
+        self._by_issuer: dict[CanonicalName, list[SourcedCrl]] = {}
+        for crl in crls:
+            self.add(crl)
+
+    def add(self, crl: SourcedCrl) -> None:
+        for known in self._by_issuer.get(canonical_name(crl.crl.issuer), ()):
+            if known.crl == crl.crl:
+                return
+        self._all.append(crl)
+        self._by_issuer.setdefault(canonical_name(crl.crl.issuer), []).append(crl)
+
+    def by_issuer(self, name: x509.Name) -> list[SourcedCrl]:
+        return list(self._by_issuer.get(canonical_name(name), ()))
+
+    def __iter__(self) -> Iterator[SourcedCrl]:
+        return iter(self._all)
+
+    def __len__(self) -> int:
+        return len(self._all)
+
+
+def crl_time_problem(crl: x509.CertificateRevocationList, now: dt.datetime,
+                     *, require_next_update: bool) -> tuple[int, str] | None:
+    last = crl.last_update_utc
+    following = crl.next_update_utc
+    if now < last:
+        return CRL_NOT_YET_VALID, f"is not valid before {fmt_time(last)}"
+    if following is None:
+        return (CRL_HAS_EXPIRED, "has no next-update time") if require_next_update else None
+    if now >= following:
+        return CRL_HAS_EXPIRED, f"expired on {fmt_time(following)}"
+    return None
+
+
+def chain_crl_problem(crl: SourcedCrl, subject: x509.Certificate, issuer: SourcedCert,
+                      now: dt.datetime) -> tuple[int, str] | None:
+    """Why ``crl`` cannot tell whether ``subject`` (issued by ``issuer``) is revoked; None if it can.
+
+    The CRL must be complete (no delta, no partitioning that leaves ``subject`` out),
+    signed by the issuer's key (AKID consistent), the issuer must be allowed to sign
+    CRLs, and ``now`` inside its validity window.
+    """
+    value = crl.crl
+    try:
+        critical = unhandled_critical(value)
+        if critical:
+            return UNHANDLED_CRITICAL_CRL_EXTENSION, f"has unhandled critical extension {critical[0]}"
+        if extension(value, x509.DeltaCRLIndicator) is not None:
+            return UNABLE_TO_GET_CRL, "is a delta CRL"
+        idp = extension(value, x509.IssuingDistributionPoint)
+        akid = akid_of(value)
+    except ValueError as exc:
+        return UNABLE_TO_GET_CRL, f"has malformed extensions ({exc})"
+    if idp is not None:
+        scope = idp.value
+        if scope.indirect_crl or scope.only_some_reasons or scope.only_contains_attribute_certs:
+            return UNABLE_TO_GET_CRL, "is an indirect or partial CRL"
+        if scope.only_contains_user_certs and is_ca(subject):
+            return UNABLE_TO_GET_CRL, "covers only end-entity certificates"
+        if scope.only_contains_ca_certs and not is_ca(subject):
+            return UNABLE_TO_GET_CRL, "covers only CA certificates"
+    if not akid_matches(akid, issuer.cert):
+        return CRL_SIGNATURE_FAILURE, f"was not issued by the key of {issuer.label} (key identifier)"
+    usage = key_usage(issuer.cert)
+    if usage is not None and not usage.crl_sign:
+        return KEYUSAGE_NO_CRL_SIGN, f"is signed by {issuer.label}, whose key usage lacks cRLSign"
+    if not signed_by(value, issuer.cert):
+        return CRL_SIGNATURE_FAILURE, f"has a signature that does not verify with {issuer.label}"
+    return crl_time_problem(value, now, require_next_update=False)
+
+
+def hkd_crl_problem(crl: SourcedCrl, signing_key: x509.Certificate, now: dt.datetime) -> str | None:
+    """The reference's rules for a CRL of host-key documents: next update present,
+    inside its window, AKID consistent with the signing key, signature by it."""
+    value = crl.crl
+    problem = crl_time_problem(value, now, require_next_update=True)
+    if problem is not None:
+        return problem[1]
+    try:
+        akid = akid_of(value)
+    except ValueError as exc:
+        return f"has malformed extensions ({exc})"
+    if not akid_matches(akid, signing_key):
+        return "was not issued by the IBM Z signing key (authority key identifier mismatch)"
+    if not signed_by(value, signing_key):
+        return "has a signature that does not verify with the IBM Z signing key"
+    return None
+
+
+def revocation_of(serial: int, crls: Sequence[SourcedCrl],
+                  ) -> tuple[SourcedCrl, x509.RevokedCertificate] | None:
+    for crl in crls:
+        entry = crl.crl.get_revoked_certificate_by_serial_number(serial)
+        if entry is not None:
+            return crl, entry
+    return None

@@ -1,0 +1,111 @@
+"""Parsing certificates and CRLs from bytes: DER (one object) or PEM (every block).
+
+Pure functions: they never read files.  ``ValueError`` from here always carries a
+short reason; callers turn it into an error that names the input.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import warnings
+from dataclasses import dataclass, field
+
+from cryptography import x509
+
+_PEM_BLOCK = re.compile(
+    rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL
+)
+_CERT_LABELS = (b"CERTIFICATE", b"X509 CERTIFICATE")
+_CRL_LABELS = (b"X509 CRL",)
+
+
+@dataclass
+class PemObjects:
+    """What a PEM file holds: certificates and CRLs in file order, and undecodable blocks."""
+
+    certificates: list[x509.Certificate] = field(default_factory=list)
+    crls: list[x509.CertificateRevocationList] = field(default_factory=list)
+    bad_certificates: int = 0
+    bad_crls: int = 0
+
+
+def _decode_block(body: bytes) -> bytes:
+    lines = [line.strip() for line in body.splitlines()]
+    if any(b":" in line for line in lines):  # RFC 1421 headers (encrypted PEM): not for us
+        raise ValueError("PEM block with headers")
+    try:
+        return base64.b64decode(b"".join(lines), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("invalid base64 in PEM block") from None
+
+
+def parse_pem(data: bytes) -> PemObjects:
+    """Every certificate and CRL of a PEM text; other block types are ignored."""
+    with warnings.catch_warnings():  # e.g. old roots with a non-positive serial number
+        warnings.simplefilter("ignore")
+        return _parse_pem(data)
+
+
+def _parse_pem(data: bytes) -> PemObjects:
+    found = PemObjects()
+    for match in _PEM_BLOCK.finditer(data):
+        label = match.group(1)
+        if label in _CERT_LABELS:
+            try:
+                found.certificates.append(x509.load_der_x509_certificate(_decode_block(match.group(2))))
+            except ValueError:
+                found.bad_certificates += 1
+        elif label in _CRL_LABELS:
+            try:
+                found.crls.append(x509.load_der_x509_crl(_decode_block(match.group(2))))
+            except ValueError:
+                found.bad_crls += 1
+    return found
+
+
+def _der_certificate(data: bytes) -> x509.Certificate | None:
+    if not data.startswith(b"\x30"):
+        return None
+    try:
+        return x509.load_der_x509_certificate(data)
+    except ValueError:
+        return None
+
+
+def _der_crl(data: bytes) -> x509.CertificateRevocationList | None:
+    if not data.startswith(b"\x30"):
+        return None
+    try:
+        return x509.load_der_x509_crl(data)
+    except ValueError:
+        return None
+
+
+def parse_certificates(data: bytes) -> list[x509.Certificate]:
+    """A DER certificate, else every PEM certificate (none: empty list).
+
+    Raises ValueError if a PEM certificate block cannot be decoded.
+    """
+    cert = _der_certificate(data)
+    if cert is not None:
+        return [cert]
+    found = parse_pem(data)
+    if found.bad_certificates:
+        raise ValueError("a PEM CERTIFICATE block is not a valid certificate")
+    return found.certificates
+
+
+def parse_crls(data: bytes) -> list[x509.CertificateRevocationList]:
+    """A DER CRL, else every PEM CRL (none: empty list).
+
+    Raises ValueError if a PEM CRL block cannot be decoded.
+    """
+    crl = _der_crl(data)
+    if crl is not None:
+        return [crl]
+    found = parse_pem(data)
+    if found.bad_crls:
+        raise ValueError("a PEM X509 CRL block is not a valid CRL")
+    return found.crls

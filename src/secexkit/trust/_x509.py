@@ -1,0 +1,213 @@
+"""Small X.509 helpers on top of pyca/cryptography: extensions, key identifiers,
+security bits, signature checks, validity windows, CRL distribution points.
+Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+
+from ._names import describe_name, names_equal
+
+MIN_SECURITY_BITS = 112  # OpenSSL security (auth) level 2, as the reference
+
+ExtT = TypeVar("ExtT", bound=x509.ExtensionType)
+
+
+@dataclass(frozen=True, eq=False)
+class SourcedCert:
+    """A certificate and where it came from (file name, URL, "system trust store")."""
+
+    cert: x509.Certificate
+    source: str
+
+    @property
+    def label(self) -> str:
+        return f"'{describe_name(self.cert.subject)}' ({self.source})"
+
+
+@dataclass(frozen=True, eq=False)
+class SourcedCrl:
+    """A CRL and where it came from."""
+
+    crl: x509.CertificateRevocationList
+    source: str
+
+    @property
+    def label(self) -> str:
+        return f"CRL of '{describe_name(self.crl.issuer)}' ({self.source})"
+
+
+def extension(obj: x509.Certificate | x509.CertificateRevocationList,
+              kind: type[ExtT]) -> x509.Extension[ExtT] | None:
+    """One extension or None; a malformed extension list raises ValueError."""
+    try:
+        return obj.extensions.get_extension_for_class(kind)
+    except x509.ExtensionNotFound:
+        return None
+
+
+def unhandled_critical(obj: x509.Certificate | x509.CertificateRevocationList) -> list[str]:
+    """Dotted OIDs of critical extensions that cryptography (and we) do not understand."""
+    return [ext.oid.dotted_string for ext in obj.extensions
+            if ext.critical and isinstance(ext.value, x509.UnrecognizedExtension)]
+
+
+def skid(cert: x509.Certificate) -> bytes | None:
+    ext = extension(cert, x509.SubjectKeyIdentifier)
+    return None if ext is None else ext.value.digest
+
+
+def akid_matches(akid: x509.AuthorityKeyIdentifier | None, issuer: x509.Certificate) -> bool:
+    """X509_check_akid: key id vs the issuer's SKID, serial and issuer name if present."""
+    if akid is None:
+        return True
+    issuer_skid = skid(issuer)
+    if akid.key_identifier is not None and issuer_skid is not None \
+            and akid.key_identifier != issuer_skid:
+        return False
+    if akid.authority_cert_serial_number is not None \
+            and akid.authority_cert_serial_number != issuer.serial_number:
+        return False
+    if akid.authority_cert_issuer:
+        for general_name in akid.authority_cert_issuer:
+            if isinstance(general_name, x509.DirectoryName):
+                return names_equal(general_name.value, issuer.issuer)
+    return True
+
+
+def akid_of(obj: x509.Certificate | x509.CertificateRevocationList) -> x509.AuthorityKeyIdentifier | None:
+    ext = extension(obj, x509.AuthorityKeyIdentifier)
+    return None if ext is None else ext.value
+
+
+def key_security_bits(key: Any) -> int:
+    """Security bits of a public key with OpenSSL's rules (EVP_PKEY_get_security_bits)."""
+    if isinstance(key, rsa.RSAPublicKey | dsa.DSAPublicKey):
+        size = key.key_size
+        for limit, bits in ((15360, 256), (7680, 192), (3072, 128), (2048, 112), (1024, 80)):
+            if size >= limit:
+                return bits
+        return 0
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        size = key.curve.key_size
+        for limit, bits in ((512, 256), (384, 192), (256, 128), (224, 112), (160, 80)):
+            if size >= limit:
+                return bits
+        return size // 2
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return 128
+    if isinstance(key, ed448.Ed448PublicKey):
+        return 224
+    return 0
+
+
+_HASH_BITS = {
+    "md5": 39, "sha1": 63, "sha224": 112, "sha256": 128, "sha384": 192, "sha512": 256,
+    "sha512-224": 112, "sha512-256": 128, "sha3-224": 112, "sha3-256": 128,
+    "sha3-384": 192, "sha3-512": 256,
+}
+
+
+def signature_security_bits(obj: x509.Certificate | x509.CertificateRevocationList) -> int:
+    """Security of the signature's digest (EdDSA: of the curve)."""
+    oid = obj.signature_algorithm_oid
+    if oid == x509.SignatureAlgorithmOID.ED25519:
+        return 128
+    if oid == x509.SignatureAlgorithmOID.ED448:
+        return 224
+    try:
+        algorithm = obj.signature_hash_algorithm
+    except UnsupportedAlgorithm:
+        return 0
+    if algorithm is None:
+        return 0
+    return _HASH_BITS.get(algorithm.name, 0)
+
+
+def signature_name(obj: x509.Certificate | x509.CertificateRevocationList) -> str:
+    return obj.signature_algorithm_oid._name or obj.signature_algorithm_oid.dotted_string
+
+
+def _verify(key: Any, signature: bytes, data: bytes,
+            obj: x509.Certificate | x509.CertificateRevocationList) -> bool:
+    params = obj.signature_algorithm_parameters
+    algorithm = obj.signature_hash_algorithm
+    if isinstance(key, rsa.RSAPublicKey):
+        if not isinstance(params, padding.PKCS1v15 | padding.PSS) or algorithm is None:
+            return False
+        key.verify(signature, data, params, algorithm)
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        if not isinstance(params, ec.ECDSA):
+            return False
+        key.verify(signature, data, params)
+    elif isinstance(key, dsa.DSAPublicKey):
+        if not isinstance(algorithm, hashes.HashAlgorithm):
+            return False
+        key.verify(signature, data, algorithm)
+    elif isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+        if obj.signature_algorithm_oid not in (x509.SignatureAlgorithmOID.ED25519,
+                                               x509.SignatureAlgorithmOID.ED448):
+            return False
+        key.verify(signature, data)
+    else:
+        return False
+    return True
+
+
+def signed_by(obj: x509.Certificate | x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
+    """Does ``issuer``'s public key verify the signature of ``obj``?  Names are NOT compared."""
+    data = obj.tbs_certificate_bytes if isinstance(obj, x509.Certificate) else obj.tbs_certlist_bytes
+    try:
+        return _verify(issuer.public_key(), obj.signature, data, obj)
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
+        return False
+
+
+def not_before(cert: x509.Certificate) -> dt.datetime:
+    return cert.not_valid_before_utc
+
+
+def not_after(cert: x509.Certificate) -> dt.datetime:
+    return cert.not_valid_after_utc
+
+
+def fmt_time(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def is_ca(cert: x509.Certificate) -> bool:
+    ext = extension(cert, x509.BasicConstraints)
+    return ext is not None and ext.value.ca
+
+
+def key_usage(cert: x509.Certificate) -> x509.KeyUsage | None:
+    ext = extension(cert, x509.KeyUsage)
+    return None if ext is None else ext.value
+
+
+def self_issued(cert: x509.Certificate) -> bool:
+    return names_equal(cert.subject, cert.issuer)
+
+
+def distribution_points(cert: x509.Certificate) -> list[str]:
+    """Every URI of every CRL distribution point's full name, in order."""
+    try:
+        ext = extension(cert, x509.CRLDistributionPoints)
+    except ValueError:
+        return []
+    if ext is None:
+        return []
+    uris = []
+    for point in ext.value:
+        for general_name in point.full_name or ():
+            if isinstance(general_name, x509.UniformResourceIdentifier):
+                uris.append(general_name.value)
+    return uris
