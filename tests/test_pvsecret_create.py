@@ -350,6 +350,7 @@ def test_console_scripts_installed(tmp_path: Path, vectors: Path) -> None:
     result = subprocess.run([script, "verify", str(out)], capture_output=True, text=True, check=False,
                             timeout=60)
     assert result.returncode == 0 and "Successfully verified" in result.stderr
-    result = subprocess.run([script, "create", "meta", "--bogus"], capture_output=True, text=True, check=False,
+    result = subprocess.run([script, "create", "meta", "--bogus"], capture_output=True, text=True,
+                            check=False,
                             timeout=60)
     assert result.returncode == 2 and "Traceback" not in result.stderr

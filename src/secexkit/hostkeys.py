@@ -1,7 +1,9 @@
 """Host-key documents: reading the files and the P-521 host keys they carry.
 
 This module only loads; whether a document is trustworthy is decided by
-:mod:`secexkit.trust`.
+:mod:`secexkit.trust`.  The host key is taken from the certificate's
+SubjectPublicKeyInfo without importing ``cryptography.x509`` (ADR 0002); the
+full certificate object is parsed on demand for verification.
 """
 
 from __future__ import annotations
@@ -9,17 +11,31 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from . import crypto
-from .errors import InputError
+from . import crypto, der
+from .errors import FormatError, InputError
 
 if TYPE_CHECKING:
     from cryptography import x509
 
 log = logging.getLogger(__name__)
+
+_EC_PUBLIC_KEY: Final = bytes.fromhex("2a8648ce3d0201")
+_CURVE_NAMES: Final = {
+    bytes.fromhex("2b81040023"): "secp521r1",
+    bytes.fromhex("2b81040022"): "secp384r1",
+    bytes.fromhex("2a8648ce3d030107"): "prime256v1",
+    bytes.fromhex("2b8104000a"): "secp256k1",
+}
+_KEY_TYPES: Final = {
+    bytes.fromhex("2a864886f70d010101"): "RSA",
+    bytes.fromhex("2b6570"): "Ed25519",
+    bytes.fromhex("2b6571"): "Ed448",
+}
+_P521: Final = bytes.fromhex("2b81040023")
 
 
 @dataclass(frozen=True)
@@ -43,22 +59,38 @@ class HostKey:
 
 @dataclass(frozen=True)
 class HostKeyDocument:
-    """The certificate of one host-key document and the key it carries."""
+    """One host-key document: the DER certificate and where it came from."""
 
-    certificate: x509.Certificate
+    der: bytes
     source: str
 
     @cached_property
-    def host_key(self) -> HostKey:
+    def certificate(self) -> x509.Certificate:
+        """The full X.509 certificate (imports ``cryptography.x509``)."""
+        from cryptography import x509
+
         try:
-            key = self.certificate.public_key()
+            return x509.load_der_x509_certificate(self.der)
         except ValueError as exc:
-            raise InputError(f"The host-key document {self.source} has an unusable key: {exc}") from None
-        if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP521R1):
-            kind = getattr(getattr(key, "curve", None), "name", None) or type(key).__name__
+            raise InputError(
+                f"The provided Host Key Document in '{self.source}' is not a valid certificate: {exc}"
+            ) from None
+
+    @cached_property
+    def host_key(self) -> HostKey:
+        algorithm, parameter, point = der.spki_parts(der.certificate_spki(self.der))
+        if algorithm != _EC_PUBLIC_KEY or parameter != _P521:
+            kind = (_CURVE_NAMES.get(parameter or b"", "EC, unknown curve")
+                    if algorithm == _EC_PUBLIC_KEY else _KEY_TYPES.get(algorithm, "unknown type"))
             raise InputError(
                 f"The host-key document {self.source} does not hold an EC secp521r1 key ({kind})"
             )
+        try:
+            key = ec.EllipticCurvePublicKey.from_encoded_point(crypto.CURVE, point)
+        except ValueError:
+            raise InputError(
+                f"The host-key document {self.source} holds an invalid secp521r1 point"
+            ) from None
         return HostKey(key, self.source)
 
 
@@ -67,21 +99,23 @@ def parse_host_key_document(data: bytes, source: str) -> HostKeyDocument:
 
     Only the first certificate of a PEM file is used (warning, as the reference).
     """
-    from cryptography import x509
-
+    no_certificate = f"The provided host key document in {source} contains no certificate!"
     if b"-----BEGIN" not in data:
         try:
-            return HostKeyDocument(x509.load_der_x509_certificate(data), source)
-        except ValueError:
-            raise InputError(f"The provided host key document in {source} contains no certificate!") from None
-    if b"-----BEGIN CERTIFICATE-----" not in data:
-        raise InputError(f"The provided host key document in {source} contains no certificate!")
+            der.certificate_spki(data)
+        except FormatError:
+            raise InputError(no_certificate) from None
+        return HostKeyDocument(data, source)
     try:
-        certificates = x509.load_pem_x509_certificates(data)
-    except ValueError:
+        blocks = der.pem_blocks(data, b"CERTIFICATE")
+        if blocks:
+            der.certificate_spki(blocks[0])
+    except FormatError as exc:
         raise InputError(
-            f"The provided Host Key Document in '{source}' is not in PEM or DER format"
+            f"The provided Host Key Document in '{source}' is not in PEM or DER format", str(exc)
         ) from None
-    if len(certificates) > 1:
+    if not blocks:
+        raise InputError(no_certificate)
+    if len(blocks) > 1:
         log.warning("The host-key document in '%s' contains more than one certificate!", source)
-    return HostKeyDocument(certificates[0], source)
+    return HostKeyDocument(blocks[0], source)
