@@ -153,8 +153,9 @@ MAX_IPIB_COMPONENTS: Final = 1024
 
 def parse_ipib(data: bytes | bytearray | memoryview) -> Ipib:
     """Parse an IPIB (trailing bytes are ignored); malformed input -> FormatError."""
-    head = IPIB_FIXED.unpack(data)
-    count = int(head["component_count"])
+    head = {k: int(v) for k, v in IPIB_FIXED.unpack(data).items()
+            if k != "loadparm"}
+    count = head["component_count"]
     if head["pbt"] != IPL_PBT_PV:
         raise FormatError(f"IPIB is not a PV parameter block (type {head['pbt']})")
     if count > MAX_IPIB_COMPONENTS:
@@ -172,7 +173,7 @@ def parse_ipib(data: bytes | bytearray | memoryview) -> Ipib:
         components.append(
             IpibComponent(int(entry["tweak_prefix"]), int(entry["address"]), int(entry["length"]))
         )
-    return Ipib(int(head["header_address"]), int(head["header_size"]), tuple(components))
+    return Ipib(head["header_address"], head["header_size"], tuple(components))
 
 
 def patch_tail(blob: bytes, layout: Layout, values: dict[str, int | bytes], what: str) -> bytes:
@@ -187,4 +188,4 @@ def read_tail(blob: bytes | bytearray | memoryview, layout: Layout, what: str) -
     if len(blob) <= layout.size:
         raise FormatError(f"{what} is too small ({len(blob)} bytes) to carry its arguments")
     values = layout.unpack(blob, len(blob) - layout.size)
-    return {k: int(v) for k, v in values.items()}  # type: ignore[call-overload]
+    return {k: int(v) for k, v in values.items()}

@@ -99,10 +99,9 @@ class HeaderSecrets:
     @classmethod
     def from_bytes(cls, data: bytes) -> HeaderSecrets:
         v = SE_HEADER_SECRETS_V1.unpack(data)
-        if v["optional_item_count"] != 0:
-            raise CryptoError(
-                f"SE header carries {v['optional_item_count']} optional items; v1 allows none"
-            )
+        items = int(v["optional_item_count"])
+        if items != 0:
+            raise CryptoError(f"SE header carries {items} optional items; v1 allows none")
         return cls(
             SecretBytes(v["cck"]),  # type: ignore[arg-type]
             SecretBytes(v["image_key"]),  # type: ignore[arg-type]

@@ -1,0 +1,450 @@
+"""``pvimg`` (create, info, test) and ``genprotimg`` (= ``pvimg create``).
+
+Thin layer: parse, read the small inputs, call :mod:`secexkit.image`, print.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import InputError, NotAvailableError, UsageError
+from ..hostkeys import parse_host_key_document
+from ..image import flags as image_flags
+from ..image import info as image_info
+from ..image.bootloader import find_boot_loaders
+from ..image.builder import ImageInputs, ImageOptions, create_image
+from ..image.header import (
+    CCK_SIZE,
+    IMAGE_KEY_SIZE,
+    PROTECTION_KEY_SIZE,
+    decrypt_se_header,
+    header_contains,
+)
+from ..secret import SecretBytes
+from ._common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    ArgumentParser,
+    add_list_option,
+    add_verbosity,
+    read_file,
+    run,
+    write_stdout,
+)
+from ._hostkeys import add_host_key_options, load_host_keys
+
+log = logging.getLogger("secexkit.cli")
+
+SYS_UV_KEYS_ALL = "/sys/firmware/uv/keys/all"
+UV_KEY_HASH_COUNT = 15
+#: show a progress bar on a terminal when the inputs are larger than this
+PROGRESS_THRESHOLD = 4 << 20
+
+
+class _StoreOnce(argparse.Action):
+    """A single-valued option that may not be given twice."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        if getattr(namespace, self.dest, None) is not None:
+            raise UsageError(f"the argument '{option_string}' cannot be used multiple times")
+        setattr(namespace, self.dest, values)
+
+
+def _merge_verbosity(args: argparse.Namespace) -> argparse.Namespace:
+    args.verbose = getattr(args, "verbose", 0) + getattr(args, "sub_verbose", 0)
+    args.quiet = getattr(args, "quiet", 0) + getattr(args, "sub_quiet", 0)
+    return args
+
+
+class _Parser(ArgumentParser):
+    """Adds the -v/-q counts given after the sub-command to those before it."""
+
+    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                   namespace: None = None) -> argparse.Namespace:
+        return _merge_verbosity(super().parse_args(args, namespace))
+
+
+def _late_verbosity(parser: argparse.ArgumentParser) -> None:
+    """-v/-q after the sub-command too (counts add to those before it)."""
+    parser.add_argument("-v", "--verbose", dest="sub_verbose", action="count",
+                        default=argparse.SUPPRESS, help="more messages (repeatable)")
+    parser.add_argument("-q", "--quiet", dest="sub_quiet", action="count",
+                        default=argparse.SUPPRESS, help="fewer messages (repeatable)")
+
+
+def add_create_options(parser: argparse.ArgumentParser) -> None:
+    inputs = parser.add_argument_group("components")
+    inputs.add_argument("-i", "--kernel", "--image", dest="kernel", metavar="FILE",
+                        action=_StoreOnce, help="raw s390x Linux kernel (required)")
+    inputs.add_argument("-r", "--ramdisk", metavar="FILE", action=_StoreOnce,
+                        help="initial ramdisk")
+    inputs.add_argument("-p", "--parmfile", metavar="FILE", action=_StoreOnce,
+                        help="kernel command line")
+    parser.add_argument("-o", "--output", metavar="FILE", action=_StoreOnce,
+                        help="the Secure Execution image to write (required)")
+    add_host_key_options(parser)
+    parser.add_argument("--no-component-check", action="store_true",
+                        help="do not check the kernel and the command line")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    keys = parser.add_argument_group("keys")
+    keys.add_argument("--cck", "--comm-key", dest="cck", metavar="FILE",
+                      help="32-byte customer communication key (default: random)")
+    keys.add_argument("--hdr-key", "--x-header-key", dest="hdr_key", metavar="FILE",
+                      help="32-byte SE header protection key (default: random)")
+    keys.add_argument("--image-key", "--x-comp-key", dest="image_key", metavar="FILE",
+                      help="64-byte AES-XTS key of the components (default: random)")
+    flags = parser.add_argument_group("header flags (dumping is disabled by default)")
+    for suffix, _, _, _ in image_flags.FLAG_OPTIONS:
+        pair = flags.add_mutually_exclusive_group()
+        dest = "flag_" + suffix.replace("-", "_")
+        pair.add_argument(f"--enable-{suffix}", dest=dest, action="store_const",
+                          const=True, default=None)
+        pair.add_argument(f"--disable-{suffix}", dest=dest, action="store_const",
+                          const=False, default=None)
+    hidden = argparse.SUPPRESS
+    parser.add_argument("--x-bootloader-directory", metavar="DIR", help=hidden)
+    parser.add_argument("--x-psw", metavar="ADDRESS", help=hidden)
+    parser.add_argument("--x-pcf", metavar="HEX", help=hidden)
+    parser.add_argument("--x-scf", metavar="HEX", help=hidden)
+
+
+def build_parser() -> ArgumentParser:
+    parser = _Parser(prog="pvimg",
+                            description="Create and inspect IBM Secure Execution boot images.")
+    add_verbosity(parser)
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                     parser_class=ArgumentParser)
+    create = commands.add_parser("create", help="create a Secure Execution boot image",
+                                 description="Create a Secure Execution boot image.")
+    add_create_options(create)
+    _late_verbosity(create)
+
+    info = commands.add_parser("info", help="show the SE header of an image",
+                               description="Show the Secure Execution header of an image.")
+    info.add_argument("input", nargs="?", metavar="INPUT",
+                      help="SE image or extracted SE header")
+    info.add_argument("--format", metavar="FORMAT",
+                      help="text, text:full, json, json:pretty, json:minify "
+                           "(default: text on a terminal, else json)")
+    info.add_argument("--hdr-key", "--key", dest="hdr_key", metavar="FILE",
+                      help="header protection key: authenticate (and decrypt) the header")
+    info.add_argument("--show-secrets", action="store_true",
+                      help="show the decrypted secrets (needs --hdr-key)")
+    info.add_argument("--print-schema", metavar="FORMAT", choices=("json", "text"),
+                      type=str.lower, help="print the JSON schema of the output and exit")
+    _late_verbosity(info)
+
+    test = commands.add_parser("test", help="test whether an image is made for a host",
+                               description="Test whether an SE image carries a key slot "
+                                           "for the given host keys.")
+    test.add_argument("input", metavar="IMAGE", help="SE image or extracted SE header")
+    add_list_option(test, "-k", "--host-key-document", dest="host_key_document",
+                    metavar="FILE", default=[], help="host-key documents (not verified)")
+    test.add_argument("--key-hashes", metavar="FILE",
+                      help=f"host key hashes to test (--key-hashes alone: {SYS_UV_KEYS_ALL})")
+    _late_verbosity(test)
+    commands.add_parser("version", help=argparse.SUPPRESS)
+    return parser
+
+
+def build_genprotimg_parser() -> ArgumentParser:
+    parser = _Parser(prog="genprotimg",
+                            description="Create a Secure Execution boot image (= pvimg create).")
+    add_verbosity(parser)
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    add_create_options(parser)
+    return parser
+
+
+# ---------------------------------------------------------------- create
+
+
+def _parse_u64(value: str, option: str) -> int:
+    text = value.strip().lower().removeprefix("0x")
+    try:
+        if not 0 < len(text) <= 16:
+            raise ValueError
+        return int(text, 16)
+    except ValueError:
+        raise UsageError(f"invalid value '{value}' for '--{option}': "
+                         "expected up to 16 hex digits") from None
+
+
+def _check_create_options(args: argparse.Namespace) -> dict[str, bool]:
+    if args.kernel is None or args.output is None:
+        missing = [o for o, v in (("--kernel <FILE>", args.kernel), ("--output <FILE>", args.output))
+                   if v is None]
+        raise UsageError(f"the following required arguments were not provided: {' '.join(missing)}")
+    chosen = {suffix: getattr(args, f"flag_{suffix.replace('-', '_')}")
+              for suffix, _, _, _ in image_flags.FLAG_OPTIONS}
+    chosen = {k: v for k, v in chosen.items() if v is not None}
+    if chosen and (args.x_pcf is not None or args.x_scf is not None):
+        raise UsageError("the header flag options cannot be used with '--x-pcf' or '--x-scf'")
+    if chosen.get("dump") and args.cck is None and not chosen.get("cck-update"):
+        raise UsageError("--enable-dump requires --cck <FILE> or --enable-cck-update "
+                         "(the dump is encrypted for the owner of the CCK)")
+    if chosen.get("cck-extension-secret") and args.cck is None:
+        raise UsageError("--enable-cck-extension-secret requires --cck <FILE>")
+    if chosen.get("cck-extension-secret") and chosen.get("cck-update"):
+        raise UsageError("the argument '--enable-cck-extension-secret' cannot be used with "
+                         "'--enable-cck-update'")
+    if args.image_key is not None and chosen.get("image-encryption") is False:
+        raise UsageError("the argument '--image-key' cannot be used with "
+                         "'--disable-image-encryption'")
+    return chosen
+
+
+def _read_key(path: str | None, size: int, what: str) -> SecretBytes | None:
+    if path is None:
+        return None
+    data = read_file(path, what, limit=max(size, 4096))
+    if len(data) != size:
+        raise InputError(f"Failed to use '{path}' as the {what}: it has {len(data)} bytes, "
+                         f"{size} are needed")
+    if size == IMAGE_KEY_SIZE and data[:32] == data[32:]:
+        raise InputError(f"Failed to use '{path}' as the {what}: both AES-XTS key halves are "
+                         "equal")
+    return SecretBytes(data)
+
+
+class _ProgressBar:
+    def __init__(self, total: int) -> None:
+        self.total = max(total, 1)
+        self.done = 0
+        self.last = 0.0
+
+    def __call__(self, count: int) -> None:
+        self.done += count
+        now = time.monotonic()
+        if now - self.last < 0.1 and self.done < self.total:
+            return
+        self.last = now
+        fraction = min(self.done / self.total, 1.0)
+        filled = int(fraction * 30)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {fraction * 100:5.1f}% "
+                         f"{self.done >> 20}/{self.total >> 20} MiB")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _create(args: argparse.Namespace) -> int:
+    chosen = _check_create_options(args)
+    if args.x_bootloader_directory is not None:
+        log.warning("Use bootloader directory: %s", args.x_bootloader_directory)
+    host_keys = load_host_keys(args, "Secure Execution image")
+    cck = _read_key(args.cck, CCK_SIZE, "customer communication key (CCK)")
+    header_key = _read_key(args.hdr_key, PROTECTION_KEY_SIZE,
+                           "Secure Execution header protection key")
+    image_key = _read_key(args.image_key, IMAGE_KEY_SIZE, "image components key")
+    pcf = image_flags.PCF_DEFAULT if args.x_pcf is None else _parse_u64(args.x_pcf, "x-pcf")
+    scf = image_flags.SCF_DEFAULT if args.x_scf is None else _parse_u64(args.x_scf, "x-scf")
+    pcf, scf = image_flags.apply_flag_options(pcf, scf, chosen)
+    if pcf & image_flags.PCF_NO_COMPONENT_ENCRYPTION:
+        log.warning("The components encryption is disabled, make sure that the components do "
+                    "not contain any confidential content.")
+    psw = None if args.x_psw is None else _parse_u64(args.x_psw, "x-psw")
+    loaders = find_boot_loaders(args.x_bootloader_directory)
+    inputs = ImageInputs(Path(args.kernel), Path(args.ramdisk) if args.ramdisk else None,
+                         Path(args.parmfile) if args.parmfile else None)
+    options = ImageOptions(host_keys=host_keys, pcf=pcf, scf=scf, cck=cck,
+                           header_key=header_key, image_key=image_key, psw_address=psw,
+                           component_check=not args.no_component_check,
+                           overwrite=args.overwrite)
+    total = 0
+    for path in (inputs.kernel, inputs.ramdisk, inputs.parmfile):
+        if path is not None:
+            with contextlib.suppress(OSError):
+                total += os.stat(path).st_size
+    bar = _ProgressBar(total) if total > PROGRESS_THRESHOLD and sys.stderr.isatty() else None
+    try:
+        create_image(args.output, inputs, options, loaders, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    log.warning("Successfully generated the Secure Execution image.")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- info
+
+
+def _parse_format(value: str | None) -> tuple[str, str]:
+    if value is None:
+        return ("text" if sys.stdout.isatty() else "json"), "default"
+    kind, _, variant = value.lower().partition(":")
+    variant = variant or "default"
+    allowed = {"text": ("default", "full"), "json": ("default", "pretty", "minify")}
+    if kind not in allowed or variant not in allowed[kind]:
+        raise UsageError(f"invalid value '{value}' for '--format'",
+                         "possible values: text, text:full, json, json:pretty, json:minify")
+    return kind, variant
+
+
+def _open_header(path: str) -> Any:
+    try:
+        with open(path, "rb") as stream:
+            return image_info.load_se_header(stream, path)
+    except OSError as exc:
+        raise InputError(f"Cannot open `{path}`: {exc.strerror or exc}") from None
+
+
+def _info(args: argparse.Namespace) -> int:
+    if args.print_schema is not None:
+        if args.input is not None or args.format is not None or args.hdr_key is not None \
+                or args.show_secrets:
+            raise UsageError("--print-schema cannot be used with INPUT, --format, --hdr-key "
+                             "or --show-secrets")
+        if args.print_schema == "json":
+            write_stdout(image_info.schema_text())
+        else:
+            write_stdout("No schema for human-readable format available!\n")
+        return EXIT_OK
+    if args.input is None:
+        raise UsageError("the following required arguments were not provided: "
+                         "<INPUT|--print-schema <FORMAT>>")
+    if args.show_secrets and args.hdr_key is None:
+        raise UsageError("--show-secrets requires --hdr-key <FILE>")
+    kind, variant = _parse_format(args.format)
+    header = _open_header(args.input)
+    secrets = None
+    verified = False
+    if args.hdr_key is not None:
+        key = read_file(args.hdr_key, "SE header protection key", limit=4096)
+        if len(key) != PROTECTION_KEY_SIZE:
+            raise InputError(f"Invalid Secure Execution header protection key '{args.hdr_key}': "
+                             f"{len(key)} bytes, {PROTECTION_KEY_SIZE} are needed")
+        decrypted = decrypt_se_header(header, SecretBytes(key))
+        verified = True
+        if args.show_secrets:
+            secrets = decrypted
+    else:
+        log.warning("WARNING: The Secure Execution header integrity and authenticity was not "
+                    "verified. Specify '--hdr-key' to authenticate it. Do not trust the data "
+                    "without verification.")
+    if kind == "text":
+        write_stdout(image_info.text(header, verified=verified, secrets=secrets,
+                                     full=variant == "full"))
+    else:
+        data = image_info.header_document(header, verified=verified, secrets=secrets)
+        write_stdout(image_info.json_text(data, minify=variant == "minify"))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- test
+
+
+def _read_key_hashes(path: str) -> list[bytes]:
+    try:
+        with open(path, "rb") as stream:
+            content = stream.read(64 * 1024)
+    except FileNotFoundError:
+        if path == SYS_UV_KEYS_ALL:
+            raise NotAvailableError("Support for query UV host key hashes is not available") \
+                from None
+        raise InputError(f"Cannot open `{path}`: no such file") from None
+    except OSError as exc:
+        raise InputError(f"Cannot open `{path}`: {exc.strerror or exc}") from None
+    hashes = []
+    for number, line in enumerate(content.decode("ascii", "replace").splitlines(), 1):
+        try:
+            value = bytes.fromhex(line.strip())
+        except ValueError:
+            value = b""
+        if len(value) != 32:
+            raise InputError(f"Invalid host key hash in `{path}` line {number}")
+        hashes.append(value)
+    if len(hashes) != UV_KEY_HASH_COUNT:
+        raise InputError(f"`{path}` must list {UV_KEY_HASH_COUNT} key hashes, "
+                         f"not {len(hashes)}")
+    return hashes
+
+
+def _test(args: argparse.Namespace) -> int:
+    if not args.host_key_document and args.key_hashes is None:
+        raise UsageError("the following required arguments were not provided: "
+                         "<--host-key-document <FILE>|--key-hashes[=<FILE>]>")
+    if args.host_key_document and args.key_hashes is not None:
+        raise UsageError("the argument '--key-hashes' cannot be used with "
+                         "'--host-key-document <FILE>'")
+    header = _open_header(args.input)
+    success = False
+    for path in args.host_key_document:
+        document = parse_host_key_document(read_file(path, "host-key document"), path)
+        if header_contains(header, document.host_key.hash):
+            success = True
+            log.warning(" \u2713 Host key document '%s' is included", path)
+        else:
+            log.warning(" \u2718 Host key document '%s' is not included", path)
+    if args.key_hashes is not None:
+        hashes = _read_key_hashes(args.key_hashes)
+        labels = ["Host key hash", "Backup host key hash"] + ["Key hash"] * (len(hashes) - 2)
+        for label, value in zip(labels, hashes, strict=True):
+            if any(value) and header_contains(header, value):
+                success = True
+                log.warning(" \u2713 %s 0x%s is included", label, value.hex())
+        if not success:
+            log.warning(" \u2718 None of the key hashes is included")
+    return EXIT_OK if success else EXIT_ERROR
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def _print_version() -> int:
+    write_stdout(f"pvimg (secexkit) version {__version__}\n")
+    return EXIT_OK
+
+
+def _main(args: argparse.Namespace) -> int:
+    if args.version or args.command == "version":
+        return _print_version()
+    if args.command == "create":
+        return _create(args)
+    if args.command == "info":
+        return _info(args)
+    if args.command == "test":
+        return _test(args)
+    raise UsageError("a command is required: create, info or test")
+
+
+def _fix_key_hashes(argv: list[str]) -> list[str]:
+    """``--key-hashes`` takes its value only as ``--key-hashes=FILE`` (as the reference)."""
+    return [f"--key-hashes={SYS_UV_KEYS_ALL}" if a == "--key-hashes" else a for a in argv]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _fix_key_hashes(list(sys.argv[1:] if argv is None else argv))
+    return run(_main, build_parser(), args)
+
+
+def _genprotimg(args: argparse.Namespace) -> int:
+    if args.version:
+        if not args.version_alone:
+            raise UsageError("the argument '--version' cannot be used with other arguments")
+        return _print_version()
+    return _create(args)
+
+
+def genprotimg_main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    parser = build_genprotimg_parser()
+    parser.set_defaults(version_alone=args == ["--version"])
+    return run(_genprotimg, parser, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
