@@ -67,7 +67,6 @@ def setup_logging(verbose: int, quiet: int) -> int:
     handler.setFormatter(_Formatter())
     root = logging.getLogger("secexkit")
     root.handlers[:] = [handler]
-    root.propagate = False
     root.setLevel(numeric.get(level, logging.DEBUG) if level >= 0 else logging.CRITICAL + 10)
     return level
 
