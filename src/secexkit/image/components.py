@@ -285,7 +285,10 @@ class ComponentEncryptor:
         page_index = 0
         cipher = self._cipher
         while True:
-            count = _fill(source, in_view)
+            try:
+                count = _fill(source, in_view)
+            except OSError as exc:
+                raise InputError(f"Cannot read the {kind.label}: {exc.strerror or exc}") from None
             original += count
             if max_size is not None and original > max_size:
                 raise InputError(f"The {kind.label} is larger than {max_size} bytes")
