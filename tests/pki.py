@@ -71,7 +71,7 @@ class CertSpec:
     bc_critical: bool = True
     path_length: int | None = None
     dist_points: Sequence[str] = ()
-    hash_algorithm: hashes.HashAlgorithm = field(default_factory=hashes.SHA256)
+    hash_algorithm: Any = field(default_factory=hashes.SHA256)
     sign_with: PrivateKey | None = None  # a key other than the issuer's ("wrong issuer key")
     issuer_name: x509.Name | None = None  # another issuer name than the issuer's subject
     akid_from: x509.Certificate | None = None  # compute the AKID from this certificate
@@ -82,7 +82,7 @@ def make_cert(subject: x509.Name, public_key: Any, issuer: Entity | None,
               spec: CertSpec | None = None, *, self_key: PrivateKey | None = None) -> x509.Certificate:
     spec = spec or CertSpec()
     issuer_cert = issuer.cert if issuer is not None else None
-    signer = spec.sign_with or (issuer.key if issuer is not None else self_key)
+    signer: Any = spec.sign_with or (issuer.key if issuer is not None else self_key)
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -111,7 +111,8 @@ def make_cert(subject: x509.Name, public_key: Any, issuer: Entity | None,
                                         critical=False)
     if spec.akid:
         source = spec.akid_from or issuer_cert
-        akid = (x509.AuthorityKeyIdentifier.from_issuer_public_key(source.public_key())
+        source_key: Any = source.public_key() if source is not None else None
+        akid = (x509.AuthorityKeyIdentifier.from_issuer_public_key(source_key)
                 if source is not None
                 else x509.AuthorityKeyIdentifier.from_issuer_public_key(public_key))
         builder = builder.add_extension(akid, critical=False)
@@ -135,7 +136,7 @@ class CrlSpec:
     issuer_name: x509.Name | None = None
     akid: bool = True
     akid_from: x509.Certificate | None = None
-    hash_algorithm: hashes.HashAlgorithm = field(default_factory=hashes.SHA256)
+    hash_algorithm: Any = field(default_factory=hashes.SHA256)
 
 
 def make_crl(issuer: Entity, spec: CrlSpec | None = None) -> x509.CertificateRevocationList:
@@ -149,8 +150,9 @@ def make_crl(issuer: Entity, spec: CrlSpec | None = None) -> x509.CertificateRev
     builder = builder.next_update(spec.next_update or NOW + 30 * DAY)
     if spec.akid:
         source = spec.akid_from or issuer.cert
+        issuer_key: Any = source.public_key()
         builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(source.public_key()), False)
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key), False)
     for serial in spec.revoked:
         builder = builder.add_revoked_certificate(
             x509.RevokedCertificateBuilder().serial_number(serial)
@@ -183,7 +185,7 @@ def host_spec(**kwargs: Any) -> CertSpec:
 
 
 @dataclass
-class TestPki:
+class PkiSet:
     """The standard valid PKI: root -> intermediate -> IBM Z signing key -> host keys."""
 
     root: Entity
@@ -198,7 +200,7 @@ class TestPki:
     host_key: ec.EllipticCurvePrivateKey
 
 
-def build_pki() -> TestPki:
+def build_pki() -> PkiSet:
     root = root_ca()
     inter = issue(root, ibm_name("Test Intermediate CA", "Armonk"),
                   CertSpec(ca=True, dist_points=["http://127.0.0.1:9/root.crl"]))
@@ -213,7 +215,7 @@ def build_pki() -> TestPki:
     host = issue(signing, HOST_SUBJECT, host_spec(dist_points=["http://127.0.0.1:9/ibm.crl"]),
                  key=host_key)
     host_revoked = issue(signing, HOST_SUBJECT, host_spec(), key=host_key)
-    return TestPki(
+    return PkiSet(
         root=root, inter=inter, signing=signing, host=host, host_revoked=host_revoked,
         signing_revoked=signing_revoked,
         root_crl=make_crl(root, CrlSpec(revoked=[333])),

@@ -175,10 +175,23 @@ def build_chain(leaf: SourcedCert, untrusted: Sequence[SourcedCert], anchors: Tr
         same_name = [*trusted, *(c for c in untrusted
                                  if names_equal(c.cert.subject, current.cert.issuer))]
         if same_name:
+            candidate = same_name[0]
+            usage = None
+            try:
+                usage = key_usage(candidate.cert)
+                akid_ok = akid_matches(akid_of(current.cert), candidate.cert)
+            except ValueError:
+                akid_ok = False
+            if akid_ok and usage is not None and not usage.key_cert_sign:
+                raise ChainFailure(
+                    level, UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+                    f"the issuer of {current.label} was given as {candidate.label}, but its "
+                    "key usage does not allow signing certificates (keyCertSign)",
+                    "no-issuer", current, chain)
             raise ChainFailure(
                 level, AKID_SKID_MISMATCH,
                 f"the issuer '{issuer}' of {current.label} was given as "
-                f"{same_name[0].label}, but that certificate has a different key "
+                f"{candidate.label}, but that certificate has a different key "
                 "(authority/subject key identifier mismatch)", "wrong-issuer", current, chain)
         raise ChainFailure(
             level, UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
