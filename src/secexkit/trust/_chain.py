@@ -26,9 +26,9 @@ from ._x509 import (
     SourcedCrl,
     akid_matches,
     akid_of,
+    certificate_key_bits,
     extension,
     fmt_time,
-    key_security_bits,
     key_usage,
     self_issued,
     signature_name,
@@ -265,10 +265,7 @@ def _check_extensions(chain: list[SourcedCert]) -> None:
 
 def _check_security(chain: list[SourcedCert]) -> None:
     for level, link in enumerate(chain):
-        try:
-            bits = key_security_bits(link.cert.public_key())
-        except ValueError:
-            bits = 0
+        bits = certificate_key_bits(link.cert)
         if bits < MIN_SECURITY_BITS:
             raise ChainFailure(
                 level, EE_KEY_TOO_SMALL if level == 0 else CA_KEY_TOO_SMALL,

@@ -109,6 +109,14 @@ def key_security_bits(key: Any) -> int:
     return 0
 
 
+def certificate_key_bits(cert: x509.Certificate) -> int:
+    """Security bits of a certificate's key; 0 if the key cannot be loaded."""
+    try:
+        return key_security_bits(cert.public_key())
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return 0
+
+
 _HASH_BITS = {
     "md5": 39, "sha1": 63, "sha224": 112, "sha256": 128, "sha384": 192, "sha512": 256,
     "sha512-224": 112, "sha512-256": 128, "sha3-224": 112, "sha3-256": 128,

@@ -25,9 +25,9 @@ from ._x509 import (
     SourcedCrl,
     akid_matches,
     akid_of,
+    certificate_key_bits,
     distribution_points,
     fmt_time,
-    key_security_bits,
     signed_by,
 )
 from .fetch import CrlFetcher, FetchError
@@ -172,10 +172,7 @@ class HostKeyVerifier:
         """Raise :class:`TrustError` unless the document can be trusted."""
         signing = self.signing_key.cert
         signer = f"'{describe_name(signing.subject)}' ({self.signing_key.source})"
-        try:
-            bits = key_security_bits(document.public_key())
-        except (ValueError, TypeError):
-            bits = 0
+        bits = certificate_key_bits(document)
         if bits < MIN_SECURITY_BITS:
             raise self._fail(source, "security-bits",
                              f"Not enough bits of security. ({bits}, {MIN_SECURITY_BITS} expected)",
