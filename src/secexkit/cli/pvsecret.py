@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import __version__
-from ..errors import InputError, NotAvailableError, UsageError
+from ..errors import InputError, UsageError
 from ._common import (
     ArgumentParser,
     Outputs,
@@ -27,6 +27,14 @@ from ._common import (
 from ._hostkeys import add_host_key_options
 
 log = logging.getLogger("secexkit.cli")
+
+# Where the ultravisor lives; tests point these at a fake (see tests/fake_uv.py).
+UV_DEVICE: str = "/dev/uv"
+SE_GUEST_FLAG: str = "/sys/firmware/uv/prot_virt_guest"
+UV_IOCTL: Any = None  # None: fcntl.ioctl
+MACHINE: str | None = None  # None: platform.machine()
+#: largest secret, user-data, key or policy file read whole
+_INPUT_LIMIT = 1 << 20
 
 _AFTER = "after__"
 SECRET_KINDS = ("plain", "aes", "aes-xts", "hmac-sha", "ec")
@@ -262,25 +270,75 @@ def _secret(args: argparse.Namespace) -> Any:
         return guest_secret.association_secret(args.name, given, use_name=args.use_name)
     if kind in ("update-cck", "cck"):
         return guest_secret.update_cck_secret(read_exact(args.secret, 32, "CCK file"))
-    raise NotAvailableError(f"Secret type '{kind}' is not supported yet")
+    if kind in ("retrievable", "retr"):
+        from ..retrievable import RetrievableKind, retrievable_secret
+
+        retr_kind = RetrievableKind(args.kind)
+        data = read_file(args.secret, f"retrievable {retr_kind.display}", limit=_INPUT_LIMIT)
+        return retrievable_secret(args.name, retr_kind, data, source=args.secret,
+                                  use_name=args.use_name)
+    raise UsageError(f"unknown secret type '{kind}'")
 
 
-def _user_data(args: argparse.Namespace) -> Any:
+def _user_data(args: argparse.Namespace) -> tuple[Any, bytes]:
+    """(UserData, text for stdout): --user-data, --user-sign-key and --policy."""
+    import os
+
     from ..formats.request import UserDataType
     from ..request import NO_USER_DATA, UserData
+    from ..user_data import load_signing_key, make_user_data, policy_reference
 
-    if args.user_sign_key is not None or args.policy is not None:
-        raise NotAvailableError("--user-sign-key and --policy are not supported yet")
-    if args.user_data is None:
-        return NO_USER_DATA
-    data = read_file(args.user_data, "user data", limit=512)
-    if not data:
-        log.warning("Added empty user-data file.")
-    return UserData(UserDataType.UNSIGNED, data)
+    data = None
+    if args.user_data is not None:
+        data = read_file(args.user_data, "user-data", limit=_INPUT_LIMIT)
+        if not data:
+            log.warning("Added empty user-data file.")
+    stdout = b""
+    reference = None
+    if args.policy is not None:
+        digest, reference = policy_reference(
+            read_file(args.policy, "policy file", limit=1 << 30), os.fsencode(args.policy))
+        stdout = (digest.hex() + "\n").encode("ascii")
+    key = None
+    if args.user_sign_key is not None:
+        key = load_signing_key(read_file(args.user_sign_key, "User-signing key", limit=_INPUT_LIMIT),
+                               args.user_sign_key)
+        if reference is not None:
+            log.warning("The policy reference is not embedded: signed user data has no room "
+                        "for it (the request carries signed empty user data)")
+    if data is not None or key is not None:
+        return make_user_data(data, key), stdout
+    if reference is not None:
+        return UserData(UserDataType.UNSIGNED, reference), stdout
+    return NO_USER_DATA, stdout
+
+
+def _refuse_on_se_guest(force: bool) -> None:
+    from ..errors import SecexError
+    from ..uv import is_se_guest
+
+    if not is_se_guest(SE_GUEST_FLAG, machine=MACHINE):
+        return
+    log.warning("The system seems to be a Secure Execution guest")
+    if not force:
+        raise SecexError("Do NOT generate Add-secret requests on a machine where you want to use "
+                         "the secret! Overwrite with '-f'")
+    log.warning("WARNING: Enforcing of generating a request on a Secure Execution guest")
+
+
+def _append_toc_policy(path: str, request: bytes) -> None:
+    """--toc-policy: append the request tag (hex) as one line."""
+    try:
+        with open(path, "a", encoding="ascii") as stream:
+            stream.write(request[-16:].hex() + "\n")
+    except OSError as exc:
+        raise InputError(f"Cannot append the request tag to `{path}`: {exc.strerror or exc}"
+                         ) from None
 
 
 def cmd_create(args: argparse.Namespace) -> int:
     _check_create_args(args)
+    _refuse_on_se_guest(args.force)
     from ..cuid import parse_cuid_file, parse_cuid_hex
     from ..request import AddSecretRequest, extension_secret_from_cck
     from ..secret import SecretBytes
@@ -300,7 +358,7 @@ def cmd_create(args: argparse.Namespace) -> int:
         extension = SecretBytes(read_exact(args.extension_secret, 32, "extension secret"))
     elif args.cck is not None:
         extension = extension_secret_from_cck(SecretBytes(read_exact(args.cck, 32, "CCK")), tags)
-    user_data = _user_data(args)
+    user_data, policy_line = _user_data(args)
 
     stdout_yaml = getattr(args, "stdout", False)
     yaml_path = None
@@ -318,6 +376,8 @@ def cmd_create(args: argparse.Namespace) -> int:
                                user_data=user_data).build(host_keys)
     log.warning("Successfully generated the request")
     with Outputs.transaction() as outputs:
+        if policy_line:
+            outputs.add("-", policy_line)
         outputs.add(args.output, request)
         if secret.is_named:
             text = secret_yaml(secret).encode("utf-8")
@@ -328,6 +388,8 @@ def cmd_create(args: argparse.Namespace) -> int:
                 outputs.add(yaml_path, text)
         if getattr(args, "output_secret", None):
             outputs.add(args.output_secret, secret.payload.reveal(), secret=True)
+    if args.toc_policy is not None:
+        _append_toc_policy(args.toc_policy, request)
     log.info("Successfully wrote the request to '%s'", args.output)
     if yaml_path is not None:
         log.warning("Successfully wrote secret info to '%s'", yaml_path)
@@ -337,39 +399,94 @@ def cmd_create(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- verify
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from ..formats.request import MAX_REQUEST_SIZE, UserDataType, check_request_frame
+    from ..errors import VerificationError
+    from ..formats.request import MAX_REQUEST_SIZE
+    from ..user_data import load_verification_certificate, verify_request_user_data
 
     source = _positional(args, "input_pos", "input", "input")
     assert source is not None
     output = _positional(args, "output_pos", "output", "output", required=False) or "-"
     data = read_file(source, "add-secret request", allow_stdin=True, limit=MAX_REQUEST_SIZE)
+    key = None
+    if args.user_cert is not None:
+        key = load_verification_certificate(
+            read_file(args.user_cert, "user-verification certificate", limit=_INPUT_LIMIT),
+            args.user_cert)
     try:
-        kind = check_request_frame(data)
-    except InputError as exc:
-        raise InputError(f"Could not verify the add-secret request in '{source}': {exc}",
-                         *exc.details) from None
-    if kind == UserDataType.NULL:
-        log.warning("Successfully verified the request.")
-        return 0
-    if kind == UserDataType.UNSIGNED:
-        if args.user_cert is not None:
-            raise InputError(f"Could not verify the add-secret request in '{source}': "
-                             "it carries unsigned user data, but --user-cert was given")
-        from ..formats.request import USER_DATA_OFFSET, USER_DATA_SIZE
-
-        log.warning("Successfully verified the request.")
+        result = verify_request_user_data(data, key)
+    except (InputError, VerificationError) as exc:
+        raise type(exc)(f"Could not verify the add-secret request in '{source}': {exc}",
+                        *exc.details) from None
+    log.warning("Successfully verified the request.")
+    if result.data is not None:
         with Outputs.transaction() as outputs:
-            outputs.add(output, data[USER_DATA_OFFSET:USER_DATA_OFFSET + USER_DATA_SIZE])
-        return 0
-    raise NotAvailableError("Verifying signed user data is not supported yet")
+            outputs.add(output, result.data)
+    return 0
 
 
 # ---------------------------------------------------------------------------- device
 
-def cmd_device(args: argparse.Namespace) -> int:
-    raise NotAvailableError(
-        f"pvsecret {args.command} needs an s390x Secure Execution guest (/dev/uv): "
-        "Command only available on s390x")
+def _open_device(args: argparse.Namespace) -> Any:
+    from ..uv import UvDevice
+
+    return UvDevice.open(UV_DEVICE, what=f"pvsecret {args.command}", ioctl=UV_IOCTL,
+                         machine=MACHINE)
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from ..formats.request import MAX_REQUEST_SIZE
+    from ..uv import add_secret
+
+    source = _positional(args, "input_pos", "input", "input")
+    assert source is not None
+    with _open_device(args) as device:
+        data = read_file(source, "add-secret request", allow_stdin=True, limit=MAX_REQUEST_SIZE)
+        add_secret(device, data, force=args.force, source=f"'{source}'")
+    log.warning("Successfully added the secret")
+    return 0
+
+
+def cmd_lock(args: argparse.Namespace) -> int:
+    from ..uv import lock_secret_store
+
+    with _open_device(args) as device:
+        lock_secret_store(device)
+    log.warning("Successfully locked secret store")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from ..uv import list_secrets
+
+    output = _positional(args, "output_pos", "output", "output", required=False) or "-"
+    with _open_device(args) as device:
+        secrets = list_secrets(device)
+    if args.format == "bin":
+        data = secrets.to_bytes()
+    else:
+        data = (secrets.yaml() if args.format == "yaml" else secrets.human()).encode("utf-8")
+    with Outputs.transaction() as outputs:
+        outputs.add(output, data)
+    if output != "-":
+        log.warning("Successfully wrote the list of secrets to '%s'", output)
+    return 0
+
+
+def cmd_retrieve(args: argparse.Namespace) -> int:
+    from ..retrieve import retrieve, selector_from_input
+
+    value = _positional(args, "input_pos", "input", "input")
+    assert value is not None
+    output = _positional(args, "output_pos", "output", "output", required=False) or "-"
+    with _open_device(args) as device:
+        yaml_text = (read_file(value, "secret description", limit=_INPUT_LIMIT)
+                     if args.inform == "yaml" else None)
+        selector = selector_from_input(args.inform, value, yaml_text)
+        secret = retrieve(device, selector)
+    data = secret.to_pem() if args.outform == "pem" else secret.data.reveal()
+    with Outputs.transaction() as outputs:
+        outputs.add(output, data, secret=True)
+    return 0
 
 
 def cmd_version(_: argparse.Namespace) -> int:
@@ -380,11 +497,11 @@ def cmd_version(_: argparse.Namespace) -> int:
 COMMANDS = {
     "create": cmd_create,
     "verify": cmd_verify,
-    "add": cmd_device,
-    "list": cmd_device,
-    "lock": cmd_device,
-    "retrieve": cmd_device,
-    "retr": cmd_device,
+    "add": cmd_add,
+    "list": cmd_list,
+    "lock": cmd_lock,
+    "retrieve": cmd_retrieve,
+    "retr": cmd_retrieve,
     "version": cmd_version,
 }
 
