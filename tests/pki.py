@@ -245,3 +245,10 @@ def write(path: Path, *objects: Writable, as_der: bool = False) -> str:
     """Write objects as PEM (or one object as DER); returns the path as a string."""
     path.write_bytes(der(objects[0]) if as_der else pem(*objects))
     return str(path)
+
+
+def extension_is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
