@@ -182,6 +182,7 @@ def _parse_u64(value: str, option: str) -> int:
 
 
 def _check_create_options(args: argparse.Namespace) -> dict[str, bool]:
+    """Usage errors first (exit 2), before any file is read; parses the hidden hex values."""
     if args.kernel is None or args.output is None:
         missing = [o for o, v in (("--kernel <FILE>", args.kernel), ("--output <FILE>", args.output))
                    if v is None]
@@ -202,6 +203,9 @@ def _check_create_options(args: argparse.Namespace) -> dict[str, bool]:
     if args.image_key is not None and chosen.get("image-encryption") is False:
         raise UsageError("the argument '--image-key' cannot be used with "
                          "'--disable-image-encryption'")
+    args.x_pcf = None if args.x_pcf is None else _parse_u64(args.x_pcf, "x-pcf")
+    args.x_scf = None if args.x_scf is None else _parse_u64(args.x_scf, "x-scf")
+    args.x_psw = None if args.x_psw is None else _parse_u64(args.x_psw, "x-psw")
     return chosen
 
 
@@ -250,13 +254,13 @@ def _create(args: argparse.Namespace) -> int:
     header_key = _read_key(args.hdr_key, PROTECTION_KEY_SIZE,
                            "Secure Execution header protection key")
     image_key = _read_key(args.image_key, IMAGE_KEY_SIZE, "image components key")
-    pcf = image_flags.PCF_DEFAULT if args.x_pcf is None else _parse_u64(args.x_pcf, "x-pcf")
-    scf = image_flags.SCF_DEFAULT if args.x_scf is None else _parse_u64(args.x_scf, "x-scf")
+    pcf = image_flags.PCF_DEFAULT if args.x_pcf is None else args.x_pcf
+    scf = image_flags.SCF_DEFAULT if args.x_scf is None else args.x_scf
     pcf, scf = image_flags.apply_flag_options(pcf, scf, chosen)
     if pcf & image_flags.PCF_NO_COMPONENT_ENCRYPTION:
         log.warning("The components encryption is disabled, make sure that the components do "
                     "not contain any confidential content.")
-    psw = None if args.x_psw is None else _parse_u64(args.x_psw, "x-psw")
+    psw = args.x_psw
     loaders = find_boot_loaders(args.x_bootloader_directory)
     inputs = ImageInputs(Path(args.kernel), Path(args.ramdisk) if args.ramdisk else None,
                          Path(args.parmfile) if args.parmfile else None)
