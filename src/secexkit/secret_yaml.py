@@ -270,10 +270,12 @@ def yaml_scalar(text: str, column: int) -> str:
 
 
 def _mapping(tag: str, entries: list[tuple[str, str]]) -> str:
-    lines = [tag]
+    out = tag + "\n"
     for key, value in entries:
-        lines.append(f"{key}: {yaml_scalar(value, len(key) + 2)}")
-    return "\n".join(lines) + "\n"
+        scalar = yaml_scalar(value, len(key) + 2)
+        # a literal block that ends in a line break has already ended its line
+        out += f"{key}: {scalar}" + ("" if scalar.startswith("|") and scalar[-1] in _BREAKS else "\n")
+    return out
 
 
 def secret_yaml(secret: GuestSecret) -> str:
