@@ -69,7 +69,7 @@ def test_names_without_a_file_name_are_refused(name: str) -> None:
         secret_yaml_path(name, "req")
 
 
-names = st.text(st.characters(blacklist_categories=("Cs",)), max_size=120)
+names = st.text(st.characters(exclude_categories=["Cs"]), max_size=120)
 
 
 @settings(max_examples=400, deadline=None)
