@@ -273,3 +273,15 @@ def test_retrieve_from_device(device: tuple[UvDevice, FakeUltravisor]) -> None:
     assert b"kind: HMAC-SHA-256-KEY\n\n" in key.to_pem()
     with pytest.raises(SecexError, match="no secret with the index 7"):
         retrieve(dev, SecretSelector(index=7))
+
+
+@given(st.sampled_from(["hex", "name", "idx"]), st.text(max_size=80))
+@settings(max_examples=300)
+def test_fuzz_selectors(inform: str, value: str) -> None:
+    try:
+        selector = selector_from_input(inform, value)
+    except InputError:
+        return
+    assert (selector.secret_id is None) != (selector.index is None)
+    if selector.secret_id is not None:
+        assert len(selector.secret_id) == 32
