@@ -236,6 +236,8 @@ def _valid(**kwargs: object) -> CertSpec:
     ("signing", _valid(hash_algorithm=hashes.SHA224()), None, "ok"),  # 112 bits: enough
     ("signing", _valid(extra_extensions=[(x509.UnrecognizedExtension(
         x509.ObjectIdentifier("1.3.6.1.4.1.99999.1"), b"\x05\x00"), True)]), 0, 34),
+    ("inter", _valid(ca=True, extra_extensions=[(x509.NameConstraints(
+        [x509.DNSName("example.com")], None), True)]), 1, 34),   # not evaluated: fail closed
     ("inter", _valid(ca=True, not_before=NOW - 9 * DAY, not_after=NOW - DAY), 1, 10),
     ("inter", _valid(ca=False, key_usage="key_cert_sign,crl_sign"), 1, None),
     ("inter", _valid(ca=True, skid=False), None, None),
@@ -476,9 +478,11 @@ def test_file_errors(p: PkiSet, tmp_path: Path) -> None:
     for bad in (str(garbage), certs[0], str(tmp_path / "missing")):
         with pytest.raises(InputError, match=r"^Cannot load CRL from "):
             load_trust_inputs(certs, [bad], root)
-    # a CRL file given as --cert contributes its CRL but no certificate
-    inputs = load_trust_inputs([*certs, crls[1]], crls[:1], root)
-    assert len(inputs.certificates) == 2 and len(inputs.crls) == 2
+    # a CRL file (PEM or DER) given as --cert contributes its CRL but no certificate
+    der_crl = pki.write(tmp_path / "signing.der.crl", p.signing_crl, as_der=True)
+    for crl_file in (crls[1], der_crl):
+        inputs = load_trust_inputs([*certs, crl_file], crls[:1], root)
+        assert len(inputs.certificates) == 2 and len(inputs.crls) == 2
     # one file with several CRLs
     both = pki.write(tmp_path / "both.crl", p.inter_crl, p.signing_crl)
     v = establish_trust(load_trust_inputs(certs, [both], root), fetcher=None, now=NOW)

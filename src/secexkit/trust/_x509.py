@@ -54,10 +54,14 @@ def extension(obj: x509.Certificate | x509.CertificateRevocationList,
         return None
 
 
+# Understood by cryptography but not evaluated by us: fail closed when critical.
+_NOT_EVALUATED = (x509.NameConstraints, x509.PolicyConstraints, x509.InhibitAnyPolicy)
+
+
 def unhandled_critical(obj: x509.Certificate | x509.CertificateRevocationList) -> list[str]:
-    """Dotted OIDs of critical extensions that cryptography (and we) do not understand."""
+    """Dotted OIDs of critical extensions that we do not evaluate."""
     return [ext.oid.dotted_string for ext in obj.extensions
-            if ext.critical and isinstance(ext.value, x509.UnrecognizedExtension)]
+            if ext.critical and isinstance(ext.value, (x509.UnrecognizedExtension, *_NOT_EVALUATED))]
 
 
 def skid(cert: x509.Certificate) -> bytes | None:

@@ -86,7 +86,11 @@ def load_trust_inputs(cert_paths: Sequence[str], crl_paths: Sequence[str],
             cert_data[path] = read(path)
         except OSError:
             continue  # reported below, after the CRLs of the other files
-        crls += [SourcedCrl(crl, path) for crl in parse_pem(cert_data[path]).crls]
+        try:  # a CRL (PEM or DER) in a certificate file is used; a broken one is ignored
+            found = parse_crls(cert_data[path])
+        except ValueError:
+            found = parse_pem(cert_data[path]).crls
+        crls += [SourcedCrl(crl, path) for crl in found]
     certificates: list[SourcedCert] = []
     for path in cert_paths:
         if path not in cert_data:
