@@ -98,3 +98,40 @@ def test_no_verify_does_not_import_the_trust_package(cert_dir: Path) -> None:
         "assert not any(m.startswith('secexkit.trust') for m in sys.modules), 'imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def _pvsecret(cert_dir: Path, vectors: Path, out: Path, hkd: str, *extra: str) -> list[str]:
+    return ["create", "-k", str(cert_dir / hkd), "--hdr", str(vectors / "exp" / "secure_guest.hdr"),
+            "-o", str(out), "--cert", str(cert_dir / "ibm.crt"), "--cert",
+            str(cert_dir / "inter_ca.crt"), "--root-ca", str(cert_dir / "root_ca.chained.crt"),
+            "--crl", str(cert_dir / "ibm.crl"), *extra, "--offline", "meta"]
+
+
+def test_pvsecret_create_verified(cert_dir: Path, vectors: Path, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from secexkit.cli.pvsecret import main
+
+    out = tmp_path / "req.bin"
+    code = main(_pvsecret(cert_dir, vectors, out, "host.crt", "--crl", str(cert_dir / "inter_ca.crl")))
+    assert code == 0, capsys.readouterr().err
+    assert out.stat().st_size > 0
+
+
+@pytest.mark.parametrize(("hkd", "extra", "text"), [
+    ("host_rev.crt", ("--crl", "inter_ca.crl"), "Host-key document is revoked."),
+    ("host.crt", (), "Error occurred at level 0"),
+])
+def test_pvsecret_create_refused(cert_dir: Path, vectors: Path, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str], hkd: str,
+                                 extra: tuple[str, ...], text: str) -> None:
+    from secexkit.cli.pvsecret import main
+
+    out = tmp_path / "req.bin"
+    argv = _pvsecret(cert_dir, vectors, out, hkd, *(str(cert_dir / e) if e.endswith(".crl") else e
+                                                    for e in extra))
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 1
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and text in errors[0]
+    assert not out.exists() and list(tmp_path.iterdir()) == []
