@@ -376,3 +376,12 @@ def test_cmdline_source_appends_nul() -> None:
         while count := source.readinto(view[total:]):
             total += count
         assert bytes(buffer[:total]) == expected
+
+
+def test_switch_interval_restored(tmp_path: Path, inputs: ImageInputs, loaders,  # type: ignore[no-untyped-def]
+                                  generated_host) -> None:
+    import sys
+
+    before = sys.getswitchinterval()
+    _build(tmp_path, inputs, loaders, [generated_host[0]])
+    assert sys.getswitchinterval() == before
