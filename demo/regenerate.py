@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+from tests import pki  # noqa: E402
 
 from secexkit.hostkeys import HostKey  # noqa: E402
 from secexkit.image.header import (  # noqa: E402
@@ -28,7 +29,6 @@ from secexkit.image.header import (  # noqa: E402
     build_se_header,
 )
 from secexkit.secret import SecretBytes  # noqa: E402
-from tests import pki  # noqa: E402
 
 YEARS = dt.timedelta(days=365 * 25)
 
