@@ -5,6 +5,7 @@ system trust store, and fuzzing of the parsers."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
 import datetime as dt
@@ -491,6 +492,16 @@ def test_file_errors(p: PkiSet, tmp_path: Path) -> None:
 
 # --- fuzzing ---------------------------------------------------------------------------------
 
+def test_bad_certificate_version_is_a_value_error(p: PkiSet) -> None:
+    raw = bytearray(pki.der(p.host))
+    index = raw.index(b"\xa0\x03\x02\x01\x02")  # [0] EXPLICIT INTEGER 2 (v3)
+    raw[index + 4] = 7
+    assert parse_certificates(bytes(raw)) == []  # not a certificate: DER fails, no PEM
+    with pytest.raises(ValueError):
+        parse_certificates(b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(bytes(raw))
+                           + b"-----END CERTIFICATE-----\n")
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.binary(max_size=600))
 def test_parsers_raise_only_value_error(data: bytes) -> None:
@@ -523,7 +534,7 @@ def test_verify_mutated_documents(data: st.DataObject) -> None:
         raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
     try:
         cert = x509.load_der_x509_certificate(bytes(raw))
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         return
     with contextlib.suppress(TrustError):
         _FUZZ_VERIFIER.verify(cert, "fuzz.crt")

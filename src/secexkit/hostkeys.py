@@ -71,7 +71,7 @@ class HostKeyDocument:
 
         try:
             return x509.load_der_x509_certificate(self.der)
-        except ValueError as exc:
+        except (ValueError, x509.InvalidVersion) as exc:
             raise InputError(
                 f"The provided Host Key Document in '{self.source}' is not a valid certificate: {exc}"
             ) from None

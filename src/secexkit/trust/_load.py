@@ -55,7 +55,7 @@ def _parse_pem(data: bytes) -> PemObjects:
         if label in _CERT_LABELS:
             try:
                 found.certificates.append(x509.load_der_x509_certificate(_decode_block(match.group(2))))
-            except ValueError:
+            except (ValueError, x509.InvalidVersion):
                 found.bad_certificates += 1
         elif label in _CRL_LABELS:
             try:
@@ -70,7 +70,7 @@ def _der_certificate(data: bytes) -> x509.Certificate | None:
         return None
     try:
         return x509.load_der_x509_certificate(data)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         return None
 
 
