@@ -28,6 +28,7 @@ from .formats._layout import Layout, u
 from .formats.request import ASRCB_MAGIC, MAX_REQUEST_SIZE, SecretType, parse_request
 from .formats.secret_list import SecretEntry, SecretList, parse_secret_list
 from .guest_secret import format_secret_id
+from .se_guest import PROT_VIRT_GUEST_PATH, is_se_guest
 from .secret import SecretBytes
 
 __all__ = [
@@ -52,7 +53,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 UV_DEVICE_PATH: Final = "/dev/uv"
-PROT_VIRT_GUEST_PATH: Final = "/sys/firmware/uv/prot_virt_guest"
 PAGE_SIZE: Final = 0x1000
 LIST_PAGES: Final = 4
 MAX_RETRIEVE_SIZE: Final = 0x2000
@@ -366,22 +366,6 @@ def retrieve_secret(device: UvDevice, entry: SecretEntry) -> SecretBytes:
 
 
 # ---------------------------------------------------------------------------- SE guest
-
-
-def is_se_guest(path: str = PROT_VIRT_GUEST_PATH, *, machine: str | None = None) -> bool:
-    """True on an s390x Secure Execution guest: the sysfs flag starts with ``1``.
-
-    A missing, empty or unreadable file, or any other content, means "not a guest".
-    """
-    machine = machine if machine is not None else platform.machine()
-    if machine != "s390x":
-        return False
-    try:
-        with open(path, "rb") as stream:
-            first = stream.read(1)
-    except OSError:
-        return False
-    return first == b"1"
 
 
 #: the reference's texts for UV return codes, by command (for tests and docs)

@@ -84,6 +84,16 @@ def run(main: Callable[[argparse.Namespace], int], parser: argparse.ArgumentPars
     args_list = list(sys.argv[1:] if argv is None else argv)
     verbose = sum(a in ("-v", "--verbose") or (a.startswith("-v") and set(a[1:]) == {"v"})
                   for a in args_list) > 0
+    logger = logging.getLogger("secexkit")
+    saved = logger.handlers[:], logger.level
+    try:
+        return _run(main, parser, args_list, verbose)
+    finally:  # leave the process as it was (the CLI may run in-process, e.g. in tests)
+        logger.handlers[:], logger.level = saved[0], saved[1]
+
+
+def _run(main: Callable[[argparse.Namespace], int], parser: argparse.ArgumentParser,
+         args_list: list[str], verbose: bool) -> int:
     try:
         args = parser.parse_args(args_list)
         if getattr(args, "verbose", 0) and getattr(args, "quiet", 0):

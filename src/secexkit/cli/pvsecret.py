@@ -282,10 +282,15 @@ def _secret(args: argparse.Namespace) -> Any:
 
 def _user_data(args: argparse.Namespace) -> tuple[Any, bytes]:
     """(UserData, text for stdout): --user-data, --user-sign-key and --policy."""
+    from ..request import NO_USER_DATA
+
+    if args.user_data is None and args.policy is None and args.user_sign_key is None:
+        return NO_USER_DATA, b""
+    # signing and policy support (cryptography.x509 and friends) only when asked for
     import os
 
     from ..formats.request import UserDataType
-    from ..request import NO_USER_DATA, UserData
+    from ..request import UserData
     from ..user_data import load_signing_key, make_user_data, policy_reference
 
     data = None
@@ -315,7 +320,7 @@ def _user_data(args: argparse.Namespace) -> tuple[Any, bytes]:
 
 def _refuse_on_se_guest(force: bool) -> None:
     from ..errors import SecexError
-    from ..uv import is_se_guest
+    from ..se_guest import is_se_guest
 
     if not is_se_guest(SE_GUEST_FLAG, machine=MACHINE):
         return
@@ -339,20 +344,19 @@ def _append_toc_policy(path: str, request: bytes) -> None:
 def cmd_create(args: argparse.Namespace) -> int:
     _check_create_args(args)
     _refuse_on_se_guest(args.force)
-    from ..cuid import parse_cuid_file, parse_cuid_hex
     from ..request import AddSecretRequest, extension_secret_from_cck
     from ..secret import SecretBytes
-    from ..secret_yaml import secret_yaml, secret_yaml_path
     from ._hostkeys import load_host_keys
 
     secret = _secret(args)
     flags = _parse_flags(args)
     tags = _read_boot_tags(args.hdr)
     cuid = None
-    if args.cuid_hex is not None:
-        cuid = parse_cuid_hex(args.cuid_hex)
-    elif args.cuid is not None:
-        cuid = parse_cuid_file(read_file(args.cuid, "CUID file", limit=1 << 20), args.cuid)
+    if args.cuid_hex is not None or args.cuid is not None:
+        from ..cuid import parse_cuid_file, parse_cuid_hex
+
+        cuid = (parse_cuid_hex(args.cuid_hex) if args.cuid_hex is not None else
+                parse_cuid_file(read_file(args.cuid, "CUID file", limit=1 << 20), args.cuid))
     extension = None
     if args.extension_secret is not None:
         extension = SecretBytes(read_exact(args.extension_secret, 32, "extension secret"))
@@ -362,6 +366,8 @@ def cmd_create(args: argparse.Namespace) -> int:
 
     stdout_yaml = getattr(args, "stdout", False)
     yaml_path = None
+    if secret.is_named:
+        from ..secret_yaml import secret_yaml, secret_yaml_path
     if secret.is_named and not stdout_yaml:
         yaml_path = str(secret_yaml_path(secret.name, args.output))
         clash = [flag for flag, path in (("--output", args.output),
