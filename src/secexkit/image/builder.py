@@ -113,6 +113,8 @@ class ImageOptions:
     psw_address: int | None = None
     component_check: bool = True
     overwrite: bool = False
+    #: fsync the image before renaming it into place
+    sync: bool = True
     #: fixed randomness for tests: header IV/customer key/protection key, tweak bases
     header_keys: HeaderKeys | None = field(default=None, repr=False)
     tweaks: dict[ComponentKind, bytes] | None = field(default=None, repr=False)
@@ -231,7 +233,7 @@ def create_image(output: str | os.PathLike[str], inputs: ImageInputs, options: I
     streams = [(kind, _open(path, kind.label)) for kind, path in sources]
     source: PageSource
 
-    target = AtomicOutput(output, overwrite=options.overwrite)
+    target = AtomicOutput(output, overwrite=options.overwrite, sync=options.sync)
     try:
         with target as out:
             out.seek(plan.first_component_address)

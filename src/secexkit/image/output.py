@@ -22,8 +22,10 @@ log = logging.getLogger(__name__)
 
 
 class AtomicOutput:
-    def __init__(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, overwrite: bool = False,
+                 sync: bool = True) -> None:
         self.path = Path(path)
+        self.sync = sync
         self.part = self.path.with_name(self.path.name + ".part")
         self.overwrite = overwrite
         self._stream: BinaryIO | None = None
@@ -56,7 +58,8 @@ class AtomicOutput:
         assert self._stream is not None
         try:
             self._stream.flush()
-            os.fsync(self._stream.fileno())
+            if self.sync:
+                os.fsync(self._stream.fileno())
             self._stream.close()
         except OSError as exc:
             raise InputError(f"Cannot write `{self.part}`: {exc.strerror or exc}") from None
