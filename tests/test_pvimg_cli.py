@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from secexkit.cli.pvimg import genprotimg_main, main
+from secexkit.errors import InputError, UsageError
 from tests.keys import write_host_key_document
 from tests.test_image_support import (
     decrypt_header,
@@ -208,3 +212,40 @@ def test_key_hashes(env: dict[str, Path], capsys: pytest.CaptureFixture[str]) ->
     if not Path("/sys/firmware/uv/keys/all").exists():
         assert main(["test", "--key-hashes", str(env["out"])]) == 1
         assert "not available" in capsys.readouterr().err
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=1200))
+def test_fuzz_key_hashes_file(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
+    from secexkit.cli.pvimg import _read_key_hashes
+
+    path = tmp_path_factory.mktemp("kh") / "hashes"
+    path.write_bytes(data)
+    try:
+        hashes = _read_key_hashes(str(path))
+    except InputError:
+        return
+    assert len(hashes) == 15 and all(len(h) == 32 for h in hashes)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=24))
+def test_fuzz_option_values(value: str) -> None:
+    from secexkit.cli.pvimg import _parse_format, _parse_u64
+
+    with contextlib.suppress(UsageError):
+        kind, _ = _parse_format(value)
+        assert kind in ("text", "json")
+    with contextlib.suppress(UsageError):
+        assert 0 <= _parse_u64(value, "x-pcf") < 2**64
+
+
+def test_progress_bar(capsys: pytest.CaptureFixture[str]) -> None:
+    from secexkit.cli.pvimg import _ProgressBar
+
+    bar = _ProgressBar(8 << 20)
+    bar(4 << 20)
+    bar(4 << 20)
+    bar.close()
+    err = capsys.readouterr().err
+    assert err.startswith("\r[") and "100.0%" in err and "8/8 MiB" in err and err.endswith("\n")
