@@ -17,7 +17,7 @@ from secexkit.hostkeys import HostKey, parse_host_key_document
 from secexkit.image import flags
 from secexkit.image.bootloader import ENVIRONMENT_VARIABLE, find_boot_loaders
 from secexkit.image.builder import ImageInputs, ImageOptions, create_image, plan_layout
-from secexkit.image.components import ComponentKind
+from secexkit.image.components import ComponentKind, new_tweak_base
 from secexkit.secret import SecretBytes
 from tests.keys import write_host_key_document
 from tests.test_image_support import (
@@ -385,3 +385,24 @@ def test_switch_interval_restored(tmp_path: Path, inputs: ImageInputs, loaders, 
     before = sys.getswitchinterval()
     _build(tmp_path, inputs, loaders, [generated_host[0]])
     assert sys.getswitchinterval() == before
+
+
+def test_fast_and_public_xts_paths_agree(tmp_path: Path, inputs: ImageInputs, loaders,  # type: ignore[no-untyped-def]
+                                         generated_host, monkeypatch: pytest.MonkeyPatch) -> None:
+    from secexkit.image.header import HeaderKeys
+
+    keys = HeaderKeys.generate()
+    fixed = {
+        "image_key": SecretBytes(bytes(range(64))),
+        "cck": SecretBytes(bytes(32)),
+        "header_keys": keys,
+        "tweaks": {kind: new_tweak_base(kind) for kind in ComponentKind},
+    }
+    fast = tmp_path / "fast"
+    public = tmp_path / "public"
+    for path in (fast, public):
+        path.mkdir()
+    _build(fast, inputs, loaders, [generated_host[0]], **fixed)
+    monkeypatch.setattr("secexkit.image.components._fast_xts", lambda key, decrypt: None)
+    _build(public, inputs, loaders, [generated_host[0]], **fixed)
+    assert (fast / "image.se").read_bytes() == (public / "image.se").read_bytes()
