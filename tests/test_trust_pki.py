@@ -536,7 +536,7 @@ def test_verify_mutated_documents(data: st.DataObject) -> None:
         cert = x509.load_der_x509_certificate(bytes(raw))
     except (ValueError, x509.InvalidVersion):
         return
-    with contextlib.suppress(TrustError):
+    with contextlib.suppress(TrustError, InputError):  # our errors only
         _FUZZ_VERIFIER.verify(cert, "fuzz.crt")
 
 
@@ -548,3 +548,30 @@ def test_fuzz_fixture_is_valid() -> None:
     assert hkd_check(_FUZZ_VERIFIER, _FUZZ_PKI.host.cert) == "ok"
     assert isinstance(_FUZZ_PKI.host.cert.public_key(), ec.EllipticCurvePublicKey)
     assert _FUZZ_PKI.host.cert.not_valid_after_utc > NOW + dt.timedelta(days=1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_establish_trust_with_mutated_chain_objects(data: st.DataObject) -> None:
+    """Flip bytes of any certificate or CRL of the chain: only our errors may come out."""
+    p = _FUZZ_PKI
+    objects = {"signing": pki.der(p.signing), "inter": pki.der(p.inter), "root": pki.der(p.root),
+               "root_crl": pki.der(p.root_crl), "inter_crl": pki.der(p.inter_crl)}
+    which = data.draw(st.sampled_from(sorted(objects)))
+    raw = bytearray(objects[which])
+    for _ in range(data.draw(st.integers(1, 3))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    objects[which] = bytes(raw)
+    try:
+        certs = {k: parse_certificates(objects[k]) for k in ("signing", "inter", "root")}
+        crls = {k: parse_crls(objects[k]) for k in ("root_crl", "inter_crl")}
+    except ValueError:
+        return
+    if not all(certs.values()) or not all(crls.values()):
+        return
+    inputs = TrustInputs(
+        [SourcedCert(certs["signing"][0], "s.crt"), SourcedCert(certs["inter"][0], "i.crt")],
+        [SourcedCrl(crls["root_crl"][0], "r.crl"), SourcedCrl(crls["inter_crl"][0], "i.crl")],
+        AnchorList([SourcedCert(certs["root"][0], "root.crt")]))
+    with contextlib.suppress(TrustError):
+        establish_trust(inputs, fetcher=None, now=NOW)

@@ -28,6 +28,7 @@ from ._x509 import (
     akid_of,
     certificate_key_bits,
     extension,
+    extensions_of,
     fmt_time,
     key_usage,
     self_issued,
@@ -259,7 +260,7 @@ def _check_extensions(chain: list[SourcedCert]) -> None:
             raise fail(f"{label} has an empty issuer name")
         if ca and len(list(cert.subject)) == 0:
             raise fail(f"{label} has an empty subject name")
-        if cert.version != x509.Version.v3 and len(cert.extensions) > 0:
+        if cert.version != x509.Version.v3 and len(extensions_of(cert)) > 0:
             raise fail(f"{label} has extensions but is not an X.509 v3 certificate")
 
 

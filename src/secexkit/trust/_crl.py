@@ -58,6 +58,15 @@ class CrlPool:
         return len(self._all)
 
 
+def entries_problem(crl: x509.CertificateRevocationList) -> str | None:
+    """Malformed revocation entries make the whole CRL unusable (checked once, up front)."""
+    try:
+        crl.get_revoked_certificate_by_serial_number(0)  # walks every entry
+    except ValueError as exc:
+        return f"has malformed revocation entries ({exc})"
+    return None
+
+
 def crl_time_problem(crl: x509.CertificateRevocationList, now: dt.datetime,
                      *, require_next_update: bool) -> tuple[int, str] | None:
     last = crl.last_update_utc
@@ -105,6 +114,9 @@ def chain_crl_problem(crl: SourcedCrl, subject: x509.Certificate, issuer: Source
         return KEYUSAGE_NO_CRL_SIGN, f"is signed by {issuer.label}, whose key usage lacks cRLSign"
     if not signed_by(value, issuer.cert):
         return CRL_SIGNATURE_FAILURE, f"has a signature that does not verify with {issuer.label}"
+    entries = entries_problem(value)
+    if entries is not None:
+        return UNABLE_TO_GET_CRL, entries
     return crl_time_problem(value, now, require_next_update=False)
 
 
@@ -123,13 +135,16 @@ def hkd_crl_problem(crl: SourcedCrl, signing_key: x509.Certificate, now: dt.date
         return "was not issued by the IBM Z signing key (authority key identifier mismatch)"
     if not signed_by(value, signing_key):
         return "has a signature that does not verify with the IBM Z signing key"
-    return None
+    return entries_problem(value)
 
 
 def revocation_of(serial: int, crls: Sequence[SourcedCrl],
                   ) -> tuple[SourcedCrl, x509.RevokedCertificate] | None:
     for crl in crls:
-        entry = crl.crl.get_revoked_certificate_by_serial_number(serial)
+        if serial >= 0:
+            entry = crl.crl.get_revoked_certificate_by_serial_number(serial)
+        else:  # RFC 5280 forbids it, old certificates have it; the lookup API refuses it
+            entry = next((e for e in crl.crl if e.serial_number == serial), None)
         if entry is not None:
             return crl, entry
     return None

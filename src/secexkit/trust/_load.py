@@ -21,6 +21,33 @@ _CERT_LABELS = (b"CERTIFICATE", b"X509 CERTIFICATE")
 _CRL_LABELS = (b"X509 CRL",)
 
 
+def check_certificate(cert: x509.Certificate) -> x509.Certificate:
+    """Decode every field the verification reads (cryptography parses some lazily).
+
+    Raises ValueError if any of them is malformed.
+    """
+    try:
+        _ = (cert.subject.rdns, cert.issuer.rdns, cert.serial_number,
+             cert.not_valid_before_utc, cert.not_valid_after_utc)
+        for ext in cert.extensions:
+            _ = ext.value
+    except Exception as exc:  # cryptography decodes lazily; any failure means malformed
+        raise ValueError(f"malformed certificate: {exc}") from None
+    return cert
+
+
+def check_crl(crl: x509.CertificateRevocationList) -> x509.CertificateRevocationList:
+    """Decode every field of a CRL the verification reads; ValueError if malformed."""
+    try:
+        _ = (crl.issuer.rdns, crl.last_update_utc, crl.next_update_utc)
+        for ext in crl.extensions:
+            _ = ext.value
+        crl.get_revoked_certificate_by_serial_number(0)  # walks every entry
+    except Exception as exc:  # cryptography decodes lazily; any failure means malformed
+        raise ValueError(f"malformed CRL: {exc}") from None
+    return crl
+
+
 @dataclass
 class PemObjects:
     """What a PEM file holds: certificates and CRLs in file order, and undecodable blocks."""
@@ -54,13 +81,14 @@ def _parse_pem(data: bytes) -> PemObjects:
         label = match.group(1)
         if label in _CERT_LABELS:
             try:
-                found.certificates.append(x509.load_der_x509_certificate(_decode_block(match.group(2))))
+                found.certificates.append(check_certificate(
+                    x509.load_der_x509_certificate(_decode_block(match.group(2)))))
             except (ValueError, x509.InvalidVersion):
                 found.bad_certificates += 1
         elif label in _CRL_LABELS:
             try:
-                found.crls.append(x509.load_der_x509_crl(_decode_block(match.group(2))))
-            except ValueError:
+                found.crls.append(check_crl(x509.load_der_x509_crl(_decode_block(match.group(2)))))
+            except (ValueError, x509.InvalidVersion):
                 found.bad_crls += 1
     return found
 
@@ -69,7 +97,9 @@ def _der_certificate(data: bytes) -> x509.Certificate | None:
     if not data.startswith(b"\x30"):
         return None
     try:
-        return x509.load_der_x509_certificate(data)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return check_certificate(x509.load_der_x509_certificate(data))
     except (ValueError, x509.InvalidVersion):
         return None
 
@@ -78,8 +108,8 @@ def _der_crl(data: bytes) -> x509.CertificateRevocationList | None:
     if not data.startswith(b"\x30"):
         return None
     try:
-        return x509.load_der_x509_crl(data)
-    except ValueError:
+        return check_crl(x509.load_der_x509_crl(data))
+    except (ValueError, x509.InvalidVersion):
         return None
 
 

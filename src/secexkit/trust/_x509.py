@@ -45,11 +45,19 @@ class SourcedCrl:
         return f"CRL of '{describe_name(self.crl.issuer)}' ({self.source})"
 
 
+def extensions_of(obj: x509.Certificate | x509.CertificateRevocationList) -> x509.Extensions:
+    """All extensions; a malformed or duplicated extension raises ValueError."""
+    try:
+        return obj.extensions
+    except (x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+        raise ValueError(str(exc)) from None
+
+
 def extension(obj: x509.Certificate | x509.CertificateRevocationList,
               kind: type[ExtT]) -> x509.Extension[ExtT] | None:
     """One extension or None; a malformed extension list raises ValueError."""
     try:
-        return obj.extensions.get_extension_for_class(kind)
+        return extensions_of(obj).get_extension_for_class(kind)
     except x509.ExtensionNotFound:
         return None
 
@@ -60,7 +68,7 @@ _NOT_EVALUATED = (x509.NameConstraints, x509.PolicyConstraints, x509.InhibitAnyP
 
 def unhandled_critical(obj: x509.Certificate | x509.CertificateRevocationList) -> list[str]:
     """Dotted OIDs of critical extensions that we do not evaluate."""
-    return [ext.oid.dotted_string for ext in obj.extensions
+    return [ext.oid.dotted_string for ext in extensions_of(obj)
             if ext.critical and isinstance(ext.value, (x509.UnrecognizedExtension, *_NOT_EVALUATED))]
 
 

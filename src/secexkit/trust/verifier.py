@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 
 from cryptography import x509
 
+from ..errors import InputError
 from ._chain import ChainFailure, TrustAnchors, validate_chain
 from ._crl import CrlPool, hkd_crl_problem, revocation_of
 from ._errors import TrustError
-from ._load import parse_crls
+from ._load import check_certificate, parse_crls
 from ._names import describe_name, is_ibm_signing_subject, signing_key_crl_issuers
 from ._x509 import (
     MIN_SECURITY_BITS,
@@ -170,6 +171,11 @@ class HostKeyVerifier:
 
     def verify(self, document: x509.Certificate, source: str) -> None:
         """Raise :class:`TrustError` unless the document can be trusted."""
+        try:
+            check_certificate(document)
+        except ValueError as exc:
+            raise InputError(f"The provided Host Key Document in '{source}' is not a valid "
+                             f"certificate: {exc}") from None
         signing = self.signing_key.cert
         signer = f"'{describe_name(signing.subject)}' ({self.signing_key.source})"
         bits = certificate_key_bits(document)
