@@ -107,15 +107,30 @@ def add_create_options(parser: argparse.ArgumentParser) -> None:
     for suffix, _, _, _ in image_flags.FLAG_OPTIONS:
         pair = flags.add_mutually_exclusive_group()
         dest = "flag_" + suffix.replace("-", "_")
+        what, default, needs = _FLAG_HELP[suffix]
         pair.add_argument(f"--enable-{suffix}", dest=dest, action="store_const",
-                          const=True, default=None)
+                          const=True, default=None,
+                          help=f"allow {what}" + (" (default)" if default else needs))
         pair.add_argument(f"--disable-{suffix}", dest=dest, action="store_const",
-                          const=False, default=None)
+                          const=False, default=None,
+                          help=f"do not allow {what}" + ("" if default else " (default)"))
     hidden = argparse.SUPPRESS
     parser.add_argument("--x-bootloader-directory", metavar="DIR", help=hidden)
     parser.add_argument("--x-psw", metavar="ADDRESS", help=hidden)
     parser.add_argument("--x-pcf", metavar="HEX", help=hidden)
     parser.add_argument("--x-scf", metavar="HEX", help=hidden)
+
+
+_FLAG_HELP = {
+    "dump": ("dumping the guest", False, " (needs --cck or --enable-cck-update)"),
+    "pckmo": ("PCKMO for DEA/TDEA, AES and ECC keys", True, ""),
+    "pckmo-hmac": ("PCKMO for HMAC keys", False, ""),
+    "backup-keys": ("backup target keys", False, ""),
+    "image-encryption": ("encrypting the components", True, ""),
+    "cck-extension-secret": ("only add-secret requests with the CCK-derived extension secret",
+                             False, " (needs --cck)"),
+    "cck-update": ("updating the CCK with an add-secret request", False, ""),
+}
 
 
 def build_parser() -> ArgumentParser:
