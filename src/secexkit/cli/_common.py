@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import IO, Any, NoReturn
 
 from ..errors import InputError, SecexError, UsageError
 
@@ -26,7 +26,14 @@ log = logging.getLogger("secexkit")
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse that raises :class:`UsageError` instead of exiting."""
+    """argparse that raises :class:`UsageError` instead of exiting.
+
+    Long options are not abbreviated (as in the reference tools).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message, f"usage: {self.format_usage().strip().removeprefix('usage: ')}")

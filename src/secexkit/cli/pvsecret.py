@@ -79,12 +79,51 @@ def _add_create_options(parser: argparse._ActionsContainer, prefix: str = "",
 
 
 def _add_type_parser(sub: Any, name: str, help_text: str,
-                     aliases: Sequence[str] = ()) -> ArgumentParser:
+                     aliases: Sequence[str] = (), full: bool = True) -> ArgumentParser:
     parser: ArgumentParser = sub.add_parser(name, help=help_text, aliases=list(aliases),
                                             description=help_text)
-    _add_create_options(parser, prefix=_AFTER, suppress=True)
-    _add_late_verbosity(parser)
+    if full:
+        _add_create_options(parser, prefix=_AFTER, suppress=True)
+        _add_late_verbosity(parser)
     return parser
+
+
+#: create options that take a value (to find the secret type before parsing)
+_VALUE_OPTIONS = frozenset({
+    "-k", "--host-key-document", "-C", "--cert", "--crt", "--crl", "--root-ca", "--hdr", "-o",
+    "--output", "--extension-secret", "--cck", "--cuid-hex", "--cuid", "--flags", "--pcf",
+    "--user-data", "--user-sign-key", "--policy", "--toc-policy", "--input-secret",
+    "--output-secret", "--secret", "--type",
+})
+_COMMAND_NAMES = frozenset({"create", "verify", "add", "lock", "list", "retrieve", "retr",
+                            "version"})
+_SECRET_TYPES = frozenset({"meta", "association", "retrievable", "retr", "update-cck", "cck"})
+
+
+def _selected(argv: Sequence[str] | None) -> tuple[str | None, str | None]:
+    """(command, secret type) named on the command line, so only their parsers are built.
+
+    ``None`` means "not recognisable": then every parser is built (e.g. for ``--help``).
+    """
+    if argv is None:
+        return None, None
+    tokens = list(argv)
+    position = next((i for i, tok in enumerate(tokens) if not tok.startswith("-")), None)
+    if position is None or tokens[position] not in _COMMAND_NAMES:
+        return None, None
+    command = tokens[position]
+    if command != "create":
+        return command, None
+    rest = iter(tokens[position + 1:])
+    for token in rest:
+        if token == "--":
+            break
+        if token.startswith("-"):
+            if "=" not in token and token in _VALUE_OPTIONS:
+                next(rest, None)
+            continue
+        return command, token if token in _SECRET_TYPES else None
+    return command, None
 
 
 def _add_late_verbosity(parser: argparse.ArgumentParser) -> None:
@@ -94,7 +133,13 @@ def _add_late_verbosity(parser: argparse.ArgumentParser) -> None:
                         default=argparse.SUPPRESS, help="fewer messages (repeatable)")
 
 
-def build_parser() -> ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> ArgumentParser:
+    """The pvsecret parser; given ``argv``, only the parsers it needs are filled in."""
+    command, secret_type = _selected(argv)
+
+    def wanted_type(name: str, aliases: Sequence[str] = ()) -> bool:
+        return secret_type is None or secret_type in (name, *aliases)
+
     parser = ArgumentParser(
         prog="pvsecret",
         description="Create, verify and manage add-secret requests for IBM Secure Execution.",
@@ -107,28 +152,39 @@ def build_parser() -> ArgumentParser:
     create = commands.add_parser(
         "create", help="create an add-secret request",
         description="Create an add-secret request for one or more IBM Z host keys.")
+    if command in (None, "create"):
+        _add_create_commands(create, wanted_type)
+    _add_other_commands(commands)
+    return parser
+
+
+def _add_create_commands(create: ArgumentParser, wanted_type: Any) -> None:
     _add_create_options(create)
     _add_late_verbosity(create)
     kinds = create.add_subparsers(dest="secret_type", metavar="SECRET-TYPE",
                                   parser_class=ArgumentParser)
-    _add_type_parser(kinds, "meta", "a request that only carries flags (e.g. disable-dump)")
-    assoc = _add_type_parser(kinds, "association", "an association secret (32 bytes) with a name")
+    _add_type_parser(kinds, "meta", "a request that only carries flags (e.g. disable-dump)",
+                     full=wanted_type("meta"))
+    assoc = _add_type_parser(kinds, "association", "an association secret (32 bytes) with a name",
+                             full=wanted_type("association"))
     assoc.add_argument("name", metavar="NAME", help="secret name; its SHA-256 is the secret ID")
     assoc.add_argument("--stdout", action="store_true", help="print NAME.yaml to stdout")
     assoc.add_argument("--input-secret", metavar="FILE", help="use this 32-byte secret")
     assoc.add_argument("--output-secret", metavar="FILE",
                        help="write the (random) secret to FILE (mode 0600)")
     retr = _add_type_parser(kinds, "retrievable", "a secret the guest can retrieve",
-                            aliases=["retr"])
+                            aliases=["retr"], full=wanted_type("retrievable", ["retr"]))
     retr.add_argument("name", metavar="NAME", help="secret name; its SHA-256 is the secret ID")
     retr.add_argument("--secret", metavar="FILE", required=True, help="the secret (file)")
     retr.add_argument("--type", dest="kind", choices=SECRET_KINDS, required=True,
                       help="the kind of secret")
     retr.add_argument("--stdout", action="store_true", help="print NAME.yaml to stdout")
     cck = _add_type_parser(kinds, "update-cck", "replace the customer communication key",
-                           aliases=["cck"])
+                           aliases=["cck"], full=wanted_type("update-cck", ["cck"]))
     cck.add_argument("--secret", metavar="FILE", required=True, help="the new 32-byte CCK")
 
+
+def _add_other_commands(commands: Any) -> None:
     verify = commands.add_parser("verify", help="check an add-secret request")
     _add_late_verbosity(verify)
     verify.add_argument("input_pos", nargs="?", metavar="INPUT", help="the request (- for stdin)")
@@ -162,7 +218,6 @@ def build_parser() -> ArgumentParser:
     retrieve.add_argument("--inform", choices=("yaml", "hex", "name", "idx"), default="yaml")
     retrieve.add_argument("--outform", choices=("pem", "bin"), default="pem")
     commands.add_parser("version", help="print the version")
-    return parser
 
 
 def merge_late_options(args: argparse.Namespace) -> None:
@@ -529,7 +584,7 @@ class _Parser(ArgumentParser):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(sys.argv[1:] if argv is None else argv)
     parser.__class__ = _Parser
     return run(_main, parser, argv)
 
