@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from .errors import InputError
 from .formats.request import SecretType, secret_type_name
@@ -43,8 +42,7 @@ def format_secret_id(secret_id: bytes) -> str:
     return hex_id
 
 
-@dataclass(frozen=True)
-class GuestSecret:
+class GuestSecret(NamedTuple):
     """A secret ready to be placed in a request."""
 
     secret_type: int

@@ -9,7 +9,6 @@ full certificate object is parsed on demand for verification.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Final
 
@@ -38,31 +37,40 @@ _KEY_TYPES: Final = {
 _P521: Final = bytes.fromhex("2b81040023")
 
 
-@dataclass(frozen=True)
 class HostKey:
-    """An EC secp521r1 host public key, with the hash that names it in key slots."""
+    """An EC secp521r1 host public key, with the hash (PHKH) that names it in key slots."""
 
-    public_key: ec.EllipticCurvePublicKey
-    source: str = "<host key>"
+    __slots__ = ("hash", "public_key", "source")
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.public_key, ec.EllipticCurvePublicKey) or not isinstance(
-            self.public_key.curve, ec.SECP521R1
+    def __init__(self, public_key: ec.EllipticCurvePublicKey, source: str = "<host key>") -> None:
+        if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(
+            public_key.curve, ec.SECP521R1
         ):
-            raise InputError(f"The host key in {self.source} is not an EC secp521r1 key")
+            raise InputError(f"The host key in {source} is not an EC secp521r1 key")
+        self.public_key = public_key
+        self.source = source
+        #: SHA-256 of the 160-byte coordinate encoding
+        self.hash: bytes = crypto.host_key_hash(public_key)
 
-    @cached_property
-    def hash(self) -> bytes:
-        """PHKH: SHA-256 of the 160-byte coordinate encoding."""
-        return crypto.host_key_hash(self.public_key)
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, HostKey) and other.hash == self.hash
+
+    def __hash__(self) -> int:
+        return hash(self.hash)
+
+    def __repr__(self) -> str:
+        return f"HostKey({self.source!r}, hash={self.hash.hex()})"
 
 
-@dataclass(frozen=True)
 class HostKeyDocument:
     """One host-key document: the DER certificate and where it came from."""
 
-    der: bytes
-    source: str
+    def __init__(self, der: bytes, source: str) -> None:
+        self.der = der
+        self.source = source
+
+    def __repr__(self) -> str:
+        return f"HostKeyDocument({self.source!r})"
 
     @cached_property
     def certificate(self) -> x509.Certificate:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -42,21 +42,27 @@ ADD_SECRET_FLAGS: dict[str, int] = {"disable-dump": FLAG_DISABLE_DUMP}
 CUID_SIZE = 16
 
 
-@dataclass(frozen=True)
+# The records below are plain slotted classes rather than dataclasses: they are on
+# the path of every `pvsecret create`, where importing and generating dataclasses
+# costs more than the request itself (ADR 0002).
+
+
 class RequestKeys:
     """The per-request random material.  Never reuse one for two requests."""
 
-    iv: bytes
-    customer_key: ec.EllipticCurvePrivateKey
-    protection_key: SecretBytes
+    __slots__ = ("customer_key", "iv", "protection_key")
 
-    def __post_init__(self) -> None:
-        if len(self.iv) != IV_SIZE:
+    def __init__(self, iv: bytes, customer_key: ec.EllipticCurvePrivateKey,
+                 protection_key: SecretBytes) -> None:
+        if len(iv) != IV_SIZE:
             raise ValueError("the request IV must be 12 bytes")
-        if len(self.protection_key) != 32:
+        if len(protection_key) != 32:
             raise ValueError("the protection key must be 32 bytes")
-        if not isinstance(self.customer_key.curve, ec.SECP521R1):
+        if not isinstance(customer_key.curve, ec.SECP521R1):
             raise ValueError("the customer key must be on secp521r1")
+        self.iv = iv
+        self.customer_key = customer_key
+        self.protection_key = protection_key
 
     @classmethod
     def generate(cls) -> RequestKeys:
@@ -71,24 +77,28 @@ class RequestKeys:
 UserDataSigner = Callable[[bytes], bytes]
 
 
-@dataclass(frozen=True)
 class UserData:
     """The 512-byte user-data field and, for signed types, how to sign it."""
 
-    kind: UserDataType
-    data: bytes = b""
-    signer: UserDataSigner | None = field(default=None, compare=False)
+    __slots__ = ("data", "kind", "signer")
 
-    def __post_init__(self) -> None:
-        limit = self.kind.max_data_size
-        if len(self.data) > limit:
+    def __init__(self, kind: UserDataType, data: bytes = b"",
+                 signer: UserDataSigner | None = None) -> None:
+        limit = kind.max_data_size
+        if len(data) > limit:
             raise InputError(
-                f"Invalid {self.kind.display} user-data for signing provided. "
+                f"Invalid {kind.display} user-data for signing provided. "
                 f"Max {limit} bytes allowed"
             )
-        signed = self.kind not in (UserDataType.NULL, UserDataType.UNSIGNED)
-        if signed != (self.signer is not None):
+        signed = kind not in (UserDataType.NULL, UserDataType.UNSIGNED)
+        if signed != (signer is not None):
             raise ValueError("signed user data needs a signer, unsigned data must not have one")
+        self.kind = kind
+        self.data = data
+        self.signer = signer
+
+    def __repr__(self) -> str:
+        return f"UserData({self.kind.name}, {len(self.data)} bytes)"
 
     @property
     def field_bytes(self) -> bytes:
@@ -104,24 +114,30 @@ class UserData:
 NO_USER_DATA = UserData(UserDataType.NULL)
 
 
-@dataclass(frozen=True)
 class AddSecretRequest:
     """Everything that defines one add-secret request, except the random keys."""
 
-    secret: GuestSecret
-    boot_tags: BootHdrTags
-    flags: int = 0
-    cuid: bytes | None = None
-    extension_secret: SecretBytes | None = None
-    user_data: UserData = NO_USER_DATA
+    __slots__ = ("boot_tags", "cuid", "extension_secret", "flags", "secret", "user_data")
 
-    def __post_init__(self) -> None:
-        if not 0 <= self.flags < 1 << 64:
+    def __init__(self, secret: GuestSecret, boot_tags: BootHdrTags, flags: int = 0,  # noqa: PLR0917
+                 cuid: bytes | None = None, extension_secret: SecretBytes | None = None,
+                 user_data: UserData = NO_USER_DATA) -> None:
+        if not 0 <= flags < 1 << 64:
             raise ValueError("add-secret flags are a 64-bit value")
-        if self.cuid is not None and len(self.cuid) != CUID_SIZE:
-            raise InputError(f"The CUID must be {CUID_SIZE} bytes, not {len(self.cuid)}")
-        if self.extension_secret is not None and len(self.extension_secret) != EXTENSION_SECRET_SIZE:
+        if cuid is not None and len(cuid) != CUID_SIZE:
+            raise InputError(f"The CUID must be {CUID_SIZE} bytes, not {len(cuid)}")
+        if extension_secret is not None and len(extension_secret) != EXTENSION_SECRET_SIZE:
             raise InputError("extension secret must be exactly 32 bytes long")
+        self.secret = secret
+        self.boot_tags = boot_tags
+        self.flags = flags
+        self.cuid = cuid
+        self.extension_secret = extension_secret
+        self.user_data = user_data
+
+    def __repr__(self) -> str:
+        return (f"AddSecretRequest({self.secret.type_name}, flags={self.flags:#x}, "
+                f"cuid={'set' if self.cuid else 'none'}, user_data={self.user_data!r})")
 
     def build(self, host_keys: Sequence[HostKey], keys: RequestKeys | None = None) -> bytes:
         """Encrypt the request for ``host_keys`` (one key slot each, in order)."""
@@ -212,8 +228,7 @@ def build_request(
     return signed_aad + crypto.gcm_seal(keys.protection_key, keys.iv, signed_aad, confidential)
 
 
-@dataclass(frozen=True)
-class OpenedRequest:
+class OpenedRequest(NamedTuple):
     """A request decrypted with a host private key, as the ultravisor would see it."""
 
     parsed: ParsedRequest

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from ..errors import FormatError
 
 _INT_CODES: Final = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(NamedTuple):
     """One field: ``kind`` is ``"int"`` (unsigned big-endian) or ``"bytes"``."""
 
     name: str

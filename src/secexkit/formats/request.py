@@ -10,8 +10,7 @@ header.  This module only knows bytes: building (with encryption) lives in
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from ..errors import FormatError
 from ._layout import Layout, raw, u
@@ -171,8 +170,7 @@ _USER_DATA_MAX: Final = {
 }
 
 
-@dataclass(frozen=True)
-class KeySlot:
+class KeySlot(NamedTuple):
     host_key_hash: bytes
     wrapped_key: bytes
     tag: bytes
@@ -188,8 +186,7 @@ class KeySlot:
         return cls(bytes(v["host_key_hash"]), bytes(v["wrapped_key"]), bytes(v["tag"]))
 
 
-@dataclass(frozen=True)
-class ParsedRequest:
+class ParsedRequest(NamedTuple):
     """The plaintext structure of an add-secret request (nothing decrypted)."""
 
     user_data_type: UserDataType

@@ -7,8 +7,7 @@ Only the plaintext structure lives here; the encrypted area is handled by
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import BinaryIO, Final
+from typing import BinaryIO, Final, NamedTuple
 
 from ..errors import FormatError
 from ._layout import Layout, raw, u
@@ -78,19 +77,24 @@ def se_header_size(key_slot_count: int) -> int:
     return KEY_SLOTS_OFFSET + KEY_SLOT.size * key_slot_count + SE_HEADER_SECRETS_V1.size + TAG_SIZE
 
 
-@dataclass(frozen=True)
-class BootHdrTags:
-    """What binds a request to one SE image: PLD, ALD, TLD and the header tag."""
-
+class _BootHdrTagFields(NamedTuple):
     pld: bytes
     ald: bytes
     tld: bytes
     tag: bytes
 
-    def __post_init__(self) -> None:
-        for name, size in (("pld", 64), ("ald", 64), ("tld", 64), ("tag", 16)):
-            if len(getattr(self, name)) != size:
+
+class BootHdrTags(_BootHdrTagFields):
+    """What binds a request to one SE image: PLD, ALD, TLD and the header tag."""
+
+    __slots__ = ()
+
+    def __new__(cls, pld: bytes, ald: bytes, tld: bytes, tag: bytes) -> BootHdrTags:
+        for name, value, size in (("pld", pld, 64), ("ald", ald, 64), ("tld", tld, 64),
+                                  ("tag", tag, 16)):
+            if len(value) != size:
                 raise ValueError(f"BootHdrTags.{name} must be {size} bytes")
+        return super().__new__(cls, pld, ald, tld, tag)
 
     def to_bytes(self) -> bytes:
         return self.pld + self.ald + self.tld + self.tag
@@ -102,8 +106,7 @@ class BootHdrTags:
         return cls(data[:64], data[64:128], data[128:192], data[192:])
 
 
-@dataclass(frozen=True)
-class SeHeader:
+class SeHeader(NamedTuple):
     """A parsed v1 SE header (the encrypted area left as ciphertext)."""
 
     version: int
