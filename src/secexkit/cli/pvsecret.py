@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import __version__
@@ -78,16 +78,6 @@ def _add_create_options(parser: argparse._ActionsContainer, prefix: str = "",
                         default=d(False), help="use the name itself as the secret ID")
 
 
-def _add_type_parser(sub: Any, name: str, help_text: str,
-                     aliases: Sequence[str] = (), full: bool = True) -> ArgumentParser:
-    parser: ArgumentParser = sub.add_parser(name, help=help_text, aliases=list(aliases),
-                                            description=help_text)
-    if full:
-        _add_create_options(parser, prefix=_AFTER, suppress=True)
-        _add_late_verbosity(parser)
-    return parser
-
-
 #: create options that take a value (to find the secret type before parsing)
 _VALUE_OPTIONS = frozenset({
     "-k", "--host-key-document", "-C", "--cert", "--crt", "--crl", "--root-ca", "--hdr", "-o",
@@ -134,12 +124,12 @@ def _add_late_verbosity(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser(argv: Sequence[str] | None = None) -> ArgumentParser:
-    """The pvsecret parser; given ``argv``, only the parsers it needs are filled in."""
+    """The pvsecret parser; given ``argv``, only the sub-parsers it names are built.
+
+    argparse spends most of its time constructing parsers, and a command line
+    uses one command (and one secret type) only; ``--help`` builds everything.
+    """
     command, secret_type = _selected(argv)
-
-    def wanted_type(name: str, aliases: Sequence[str] = ()) -> bool:
-        return secret_type is None or secret_type in (name, *aliases)
-
     parser = ArgumentParser(
         prog="pvsecret",
         description="Create, verify and manage add-secret requests for IBM Secure Execution.",
@@ -148,76 +138,104 @@ def build_parser(argv: Sequence[str] | None = None) -> ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND",
                                      parser_class=ArgumentParser)
-
-    create = commands.add_parser(
-        "create", help="create an add-secret request",
-        description="Create an add-secret request for one or more IBM Z host keys.")
-    if command in (None, "create"):
-        _add_create_commands(create, wanted_type)
-    _add_other_commands(commands)
+    for name, (aliases, help_text, fill) in _COMMANDS.items():
+        if command is None or command in (name, *aliases):
+            sub = commands.add_parser(name, aliases=list(aliases), help=help_text,
+                                      description=help_text)
+            _add_late_verbosity(sub)
+            if name == "create":
+                _fill_create(sub, secret_type)
+            else:
+                fill(sub)
     return parser
 
 
-def _add_create_commands(create: ArgumentParser, wanted_type: Any) -> None:
+def _fill_create(create: ArgumentParser, secret_type: str | None) -> None:
     _add_create_options(create)
-    _add_late_verbosity(create)
     kinds = create.add_subparsers(dest="secret_type", metavar="SECRET-TYPE",
                                   parser_class=ArgumentParser)
-    _add_type_parser(kinds, "meta", "a request that only carries flags (e.g. disable-dump)",
-                     full=wanted_type("meta"))
-    assoc = _add_type_parser(kinds, "association", "an association secret (32 bytes) with a name",
-                             full=wanted_type("association"))
-    assoc.add_argument("name", metavar="NAME", help="secret name; its SHA-256 is the secret ID")
-    assoc.add_argument("--stdout", action="store_true", help="print NAME.yaml to stdout")
-    assoc.add_argument("--input-secret", metavar="FILE", help="use this 32-byte secret")
-    assoc.add_argument("--output-secret", metavar="FILE",
-                       help="write the (random) secret to FILE (mode 0600)")
-    retr = _add_type_parser(kinds, "retrievable", "a secret the guest can retrieve",
-                            aliases=["retr"], full=wanted_type("retrievable", ["retr"]))
-    retr.add_argument("name", metavar="NAME", help="secret name; its SHA-256 is the secret ID")
-    retr.add_argument("--secret", metavar="FILE", required=True, help="the secret (file)")
-    retr.add_argument("--type", dest="kind", choices=SECRET_KINDS, required=True,
-                      help="the kind of secret")
-    retr.add_argument("--stdout", action="store_true", help="print NAME.yaml to stdout")
-    cck = _add_type_parser(kinds, "update-cck", "replace the customer communication key",
-                           aliases=["cck"], full=wanted_type("update-cck", ["cck"]))
-    cck.add_argument("--secret", metavar="FILE", required=True, help="the new 32-byte CCK")
+    for name, (aliases, help_text, fill) in _SECRET_TYPE_PARSERS.items():
+        if secret_type is None or secret_type in (name, *aliases):
+            sub = kinds.add_parser(name, aliases=list(aliases), help=help_text,
+                                   description=help_text)
+            _add_create_options(sub, prefix=_AFTER, suppress=True)
+            _add_late_verbosity(sub)
+            fill(sub)
 
 
-def _add_other_commands(commands: Any) -> None:
-    verify = commands.add_parser("verify", help="check an add-secret request")
-    _add_late_verbosity(verify)
-    verify.add_argument("input_pos", nargs="?", metavar="INPUT", help="the request (- for stdin)")
-    verify.add_argument("output_pos", nargs="?", metavar="OUTPUT",
+def _fill_meta(parser: ArgumentParser) -> None:
+    del parser  # no options of its own
+
+
+def _fill_association(parser: ArgumentParser) -> None:
+    parser.add_argument("name", metavar="NAME", help="secret name; its SHA-256 is the secret ID")
+    parser.add_argument("--stdout", action="store_true", help="print NAME.yaml to stdout")
+    parser.add_argument("--input-secret", metavar="FILE", help="use this 32-byte secret")
+    parser.add_argument("--output-secret", metavar="FILE",
+                        help="write the (random) secret to FILE (mode 0600)")
+
+
+def _fill_retrievable(parser: ArgumentParser) -> None:
+    parser.add_argument("name", metavar="NAME", help="secret name; its SHA-256 is the secret ID")
+    parser.add_argument("--secret", metavar="FILE", required=True, help="the secret (file)")
+    parser.add_argument("--type", dest="kind", choices=SECRET_KINDS, required=True,
+                        help="the kind of secret")
+    parser.add_argument("--stdout", action="store_true", help="print NAME.yaml to stdout")
+
+
+def _fill_update_cck(parser: ArgumentParser) -> None:
+    parser.add_argument("--secret", metavar="FILE", required=True, help="the new 32-byte CCK")
+
+
+def _fill_verify(parser: ArgumentParser) -> None:
+    parser.add_argument("input_pos", nargs="?", metavar="INPUT", help="the request (- for stdin)")
+    parser.add_argument("output_pos", nargs="?", metavar="OUTPUT",
                         help="where to write the user data (default stdout)")
-    verify.add_argument("-i", "--input", metavar="FILE")
-    verify.add_argument("-o", "--output", metavar="FILE")
-    verify.add_argument("--user-cert", metavar="CERT",
+    parser.add_argument("-i", "--input", metavar="FILE")
+    parser.add_argument("-o", "--output", metavar="FILE")
+    parser.add_argument("--user-cert", metavar="CERT",
                         help="certificate to verify signed user data (PEM or DER)")
 
-    add = commands.add_parser("add", help="add a request to the secret store (s390x)")
-    _add_late_verbosity(add)
-    add.add_argument("input_pos", nargs="?", metavar="INPUT")
-    add.add_argument("-i", "--input", metavar="FILE")
-    add.add_argument("-f", "--force", action="store_true",
-                     help="add even if a secret with this ID exists")
-    lock = commands.add_parser("lock", help="lock the secret store (s390x)")
-    _add_late_verbosity(lock)
-    lst = commands.add_parser("list", help="list the secret store (s390x)")
-    _add_late_verbosity(lst)
-    lst.add_argument("output_pos", nargs="?", metavar="OUTPUT")
-    lst.add_argument("-o", "--output", metavar="FILE")
-    lst.add_argument("--format", choices=("human", "yaml", "bin"), default="human")
-    retrieve = commands.add_parser("retrieve", aliases=["retr"],
-                                   help="retrieve a secret from the store (s390x)")
-    _add_late_verbosity(retrieve)
-    retrieve.add_argument("input_pos", nargs="?", metavar="INPUT")
-    retrieve.add_argument("output_pos", nargs="?", metavar="OUTPUT")
-    retrieve.add_argument("-i", "--input", metavar="ID")
-    retrieve.add_argument("-o", "--output", metavar="FILE")
-    retrieve.add_argument("--inform", choices=("yaml", "hex", "name", "idx"), default="yaml")
-    retrieve.add_argument("--outform", choices=("pem", "bin"), default="pem")
-    commands.add_parser("version", help="print the version")
+
+def _fill_add(parser: ArgumentParser) -> None:
+    parser.add_argument("input_pos", nargs="?", metavar="INPUT")
+    parser.add_argument("-i", "--input", metavar="FILE")
+    parser.add_argument("-f", "--force", action="store_true",
+                        help="add even if a secret with this ID exists")
+
+
+def _fill_list(parser: ArgumentParser) -> None:
+    parser.add_argument("output_pos", nargs="?", metavar="OUTPUT")
+    parser.add_argument("-o", "--output", metavar="FILE")
+    parser.add_argument("--format", choices=("human", "yaml", "bin"), default="human")
+
+
+def _fill_retrieve(parser: ArgumentParser) -> None:
+    parser.add_argument("input_pos", nargs="?", metavar="INPUT")
+    parser.add_argument("output_pos", nargs="?", metavar="OUTPUT")
+    parser.add_argument("-i", "--input", metavar="ID")
+    parser.add_argument("-o", "--output", metavar="FILE")
+    parser.add_argument("--inform", choices=("yaml", "hex", "name", "idx"), default="yaml")
+    parser.add_argument("--outform", choices=("pem", "bin"), default="pem")
+
+
+_Fill = Callable[[ArgumentParser], None]
+#: name -> (aliases, help, what to add); "create" is filled by _fill_create
+_COMMANDS: dict[str, tuple[tuple[str, ...], str, _Fill]] = {
+    "create": ((), "create an add-secret request for one or more IBM Z host keys", _fill_meta),
+    "verify": ((), "check an add-secret request", _fill_verify),
+    "add": ((), "add a request to the secret store (s390x)", _fill_add),
+    "lock": ((), "lock the secret store (s390x)", _fill_meta),
+    "list": ((), "list the secret store (s390x)", _fill_list),
+    "retrieve": (("retr",), "retrieve a secret from the store (s390x)", _fill_retrieve),
+    "version": ((), "print the version", _fill_meta),
+}
+_SECRET_TYPE_PARSERS: dict[str, tuple[tuple[str, ...], str, _Fill]] = {
+    "meta": ((), "a request that only carries flags (e.g. disable-dump)", _fill_meta),
+    "association": ((), "an association secret (32 bytes) with a name", _fill_association),
+    "retrievable": (("retr",), "a secret the guest can retrieve", _fill_retrievable),
+    "update-cck": (("cck",), "replace the customer communication key", _fill_update_cck),
+}
 
 
 def merge_late_options(args: argparse.Namespace) -> None:
