@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Protocol
 
 from cryptography import x509
@@ -92,18 +91,21 @@ class AnchorList:
         return self._crls.by_issuer(issuer)
 
 
-@dataclass
 class ChainFailure(Exception):
     """The signing-key certificate did not verify; ``level`` is the failing depth."""
 
-    level: int
-    code: int | None
-    reason: str
-    kind: str
-    cert: SourcedCert
-    chain: list[SourcedCert] = field(default_factory=list)
-    crl_issuer: SourcedCert | None = None
-    details: list[str] = field(default_factory=list)
+    def __init__(self, level: int, code: int | None, reason: str, kind: str, cert: SourcedCert,  # noqa: PLR0917
+                 chain: list[SourcedCert] | None = None, crl_issuer: SourcedCert | None = None,
+                 details: list[str] | None = None) -> None:
+        super().__init__(level, reason)
+        self.level = level
+        self.code = code
+        self.reason = reason
+        self.kind = kind
+        self.cert = cert
+        self.chain = list(chain or [])
+        self.crl_issuer = crl_issuer
+        self.details = list(details or [])
 
     def __str__(self) -> str:
         return f"level {self.level}: {self.reason}"
@@ -134,8 +136,8 @@ def _pick(child: x509.Certificate, candidates: Sequence[SourcedCert], chain: Seq
           now: dt.datetime) -> SourcedCert | None:
     usable = [c for c in candidates
               if _issued(child, c.cert) and all(c.cert != link.cert for link in chain)]
-    if not usable:
-        return None
+    if len(usable) < 2:
+        return usable[0] if usable else None
     for candidate in usable:  # prefer one that really signed it and is currently valid
         if signed_by(child, candidate.cert) and _valid_now(candidate.cert, now):
             return candidate

@@ -10,7 +10,6 @@ import base64
 import binascii
 import re
 import warnings
-from dataclasses import dataclass, field
 
 from cryptography import x509
 
@@ -48,14 +47,16 @@ def check_crl(crl: x509.CertificateRevocationList) -> x509.CertificateRevocation
     return crl
 
 
-@dataclass
 class PemObjects:
     """What a PEM file holds: certificates and CRLs in file order, and undecodable blocks."""
 
-    certificates: list[x509.Certificate] = field(default_factory=list)
-    crls: list[x509.CertificateRevocationList] = field(default_factory=list)
-    bad_certificates: int = 0
-    bad_crls: int = 0
+    __slots__ = ("bad_certificates", "bad_crls", "certificates", "crls")
+
+    def __init__(self) -> None:
+        self.certificates: list[x509.Certificate] = []
+        self.crls: list[x509.CertificateRevocationList] = []
+        self.bad_certificates = 0
+        self.bad_crls = 0
 
 
 def _decode_block(body: bytes) -> bytes:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -45,6 +46,7 @@ def _canonical_value(value: str | bytes) -> bytes:
     return raw.lower()  # bytes.lower() only touches ASCII letters, as OpenSSL does
 
 
+@lru_cache(maxsize=512)
 def canonical_name(name: x509.Name) -> CanonicalName:
     """The key under which OpenSSL's X509_NAME_cmp considers two names equal."""
     return tuple(

@@ -6,7 +6,6 @@ Pure functions, no I/O.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from cryptography import x509
@@ -21,24 +20,28 @@ MIN_SECURITY_BITS = 112  # OpenSSL security (auth) level 2, as the reference
 ExtT = TypeVar("ExtT", bound=x509.ExtensionType)
 
 
-@dataclass(frozen=True, eq=False)
 class SourcedCert:
     """A certificate and where it came from (file name, URL, "system trust store")."""
 
-    cert: x509.Certificate
-    source: str
+    __slots__ = ("cert", "source")
+
+    def __init__(self, cert: x509.Certificate, source: str) -> None:
+        self.cert = cert
+        self.source = source
 
     @property
     def label(self) -> str:
         return f"'{describe_name(self.cert.subject)}' ({self.source})"
 
 
-@dataclass(frozen=True, eq=False)
 class SourcedCrl:
     """A CRL and where it came from."""
 
-    crl: x509.CertificateRevocationList
-    source: str
+    __slots__ = ("crl", "source")
+
+    def __init__(self, crl: x509.CertificateRevocationList, source: str) -> None:
+        self.crl = crl
+        self.source = source
 
     @property
     def label(self) -> str:
@@ -182,13 +185,29 @@ def _verify(key: Any, signature: bytes, data: bytes,
     return True
 
 
+_SIGNATURE_CACHE: dict[tuple[bytes, bytes, x509.Certificate], bool] = {}
+_SIGNATURE_CACHE_SIZE = 256
+
+
 def signed_by(obj: x509.Certificate | x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
-    """Does ``issuer``'s public key verify the signature of ``obj``?  Names are NOT compared."""
+    """Does ``issuer``'s public key verify the signature of ``obj``?  Names are NOT compared.
+
+    Memoised on (signed bytes, signature, issuer): the chain and CRL checks ask the same
+    question more than once.
+    """
     data = obj.tbs_certificate_bytes if isinstance(obj, x509.Certificate) else obj.tbs_certlist_bytes
+    key = (data, obj.signature, issuer)
+    known = _SIGNATURE_CACHE.get(key)
+    if known is not None:
+        return known
     try:
-        return _verify(issuer.public_key(), obj.signature, data, obj)
+        result = _verify(issuer.public_key(), obj.signature, data, obj)
     except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
-        return False
+        result = False
+    if len(_SIGNATURE_CACHE) >= _SIGNATURE_CACHE_SIZE:
+        _SIGNATURE_CACHE.clear()
+    _SIGNATURE_CACHE[key] = result
+    return result
 
 
 def not_before(cert: x509.Certificate) -> dt.datetime:

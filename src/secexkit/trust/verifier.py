@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from cryptography import x509
 
@@ -38,23 +37,26 @@ log = logging.getLogger(__name__)
 PREFIX = "Host-key verification failed"
 
 
-@dataclass
 class TrustInputs:
     """What the user gave: ``--cert`` certificates, CRLs (``--crl``, and those inside
     certificate / root files) and the trust anchors (``--root-ca`` or the system)."""
 
-    certificates: list[SourcedCert]
-    crls: list[SourcedCrl]
-    anchors: TrustAnchors
+    __slots__ = ("anchors", "certificates", "crls")
+
+    def __init__(self, certificates: list[SourcedCert], crls: list[SourcedCrl],
+                 anchors: TrustAnchors) -> None:
+        self.certificates = certificates
+        self.crls = crls
+        self.anchors = anchors
 
 
-@dataclass
 class CrlDownloads:
     """First-CRL-per-certificate downloads through a fetcher, each URI fetched once."""
 
-    fetcher: CrlFetcher
-    failures: dict[str, str] = field(default_factory=dict)
-    _done: dict[str, list[SourcedCrl]] = field(default_factory=dict)
+    def __init__(self, fetcher: CrlFetcher) -> None:
+        self.fetcher = fetcher
+        self.failures: dict[str, str] = {}
+        self._done: dict[str, list[SourcedCrl]] = {}
 
     def first_for(self, cert: x509.Certificate) -> list[SourcedCrl]:
         """The CRLs from the first distribution-point URI that yields at least one."""
@@ -142,16 +144,18 @@ def _chain_hint(failure: ChainFailure, offline: bool, downloads: CrlDownloads | 
     return "the certificate chain does not meet the requirements", details
 
 
-@dataclass
 class HostKeyVerifier:
     """Checks host-key documents against an already verified IBM Z signing key."""
 
-    signing_key: SourcedCert
-    chain: list[SourcedCert]
-    crls: CrlPool
-    anchors: TrustAnchors
-    downloads: CrlDownloads | None
-    now: dt.datetime
+    def __init__(self, signing_key: SourcedCert, chain: list[SourcedCert], crls: CrlPool,  # noqa: PLR0917
+                 anchors: TrustAnchors, downloads: CrlDownloads | None,
+                 now: dt.datetime) -> None:
+        self.signing_key = signing_key
+        self.chain = chain
+        self.crls = crls
+        self.anchors = anchors
+        self.downloads = downloads
+        self.now = now
 
     def _fail(self, source: str, check: str, reason: str, extra: str, hint: str,
               *details: str) -> TrustError:
