@@ -7,25 +7,22 @@ inject fixed values to reproduce the reference vectors.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from . import crypto
-from .errors import CryptoError, InputError, UsageError
+from .errors import InputError, UsageError
 from .formats.request import (
     ASRCB_BODY,
     ASRCB_MAGIC,
     ASRCB_VERSION_1,
     EXTENSION_SECRET_SIZE,
-    IV_SIZE,
     MAX_HOST_KEYS,
     SECRET_HEADER,
     TAG_SIZE,
     USER_DATA_SIZE,
-    KeySlot,
     ParsedRequest,
     UserDataType,
     parse_request,
@@ -34,6 +31,7 @@ from .formats.request import (
 from .formats.se_header import BootHdrTags
 from .guest_secret import GuestSecret
 from .hostkeys import HostKey
+from .keyslots import EnvelopeKeys, open_key_slot, seal_key_slots
 from .secret import SecretBytes
 
 #: the add-secret flag that stops the hypervisor from dumping the guest (MSB0 bit 0)
@@ -47,29 +45,8 @@ CUID_SIZE = 16
 # costs more than the request itself (ADR 0002).
 
 
-class RequestKeys:
-    """The per-request random material.  Never reuse one for two requests."""
-
-    __slots__ = ("customer_key", "iv", "protection_key")
-
-    def __init__(self, iv: bytes, customer_key: ec.EllipticCurvePrivateKey,
-                 protection_key: SecretBytes) -> None:
-        if len(iv) != IV_SIZE:
-            raise ValueError("the request IV must be 12 bytes")
-        if len(protection_key) != 32:
-            raise ValueError("the protection key must be 32 bytes")
-        if not isinstance(customer_key.curve, ec.SECP521R1):
-            raise ValueError("the customer key must be on secp521r1")
-        self.iv = iv
-        self.customer_key = customer_key
-        self.protection_key = protection_key
-
-    @classmethod
-    def generate(cls) -> RequestKeys:
-        return cls(os.urandom(IV_SIZE), crypto.generate_customer_key(), SecretBytes(os.urandom(32)))
-
-    def __repr__(self) -> str:
-        return "RequestKeys(<random per request>)"
+#: the random material of one request (IV, customer key, protection key)
+RequestKeys = EnvelopeKeys
 
 
 #: A signer gets the request without its tag (signature area zero) and returns
@@ -158,15 +135,6 @@ def check_host_key_count(count: int) -> None:
         raise UsageError(f"Too many host-keys provided: {count} (at most {MAX_HOST_KEYS})")
 
 
-def _key_slots(keys: RequestKeys, host_keys: Sequence[HostKey]) -> bytes:
-    slots = []
-    for host_key in host_keys:
-        kek = crypto.key_slot_kek(keys.customer_key, host_key.public_key)
-        wrapped, tag = crypto.wrap_key(kek, keys.protection_key)
-        slots.append(KeySlot(host_key.hash, wrapped, tag).to_bytes())
-    return b"".join(slots)
-
-
 def _secret_header(secret: GuestSecret) -> bytes:
     size = secret_header_size(secret.secret_type)
     values: dict[str, int | bytes] = {
@@ -188,7 +156,8 @@ def build_request(
         if request.extension_secret is not None
         else bytes(EXTENSION_SECRET_SIZE)
     )
-    tail = _key_slots(keys, host_keys) + _secret_header(request.secret)
+    tail = b"".join(slot.to_bytes() for slot in seal_key_slots(keys, host_keys))
+    tail += _secret_header(request.secret)
     aad_size = ASRCB_BODY.size + len(tail)
     user_data = request.user_data
     tags = request.boot_tags
@@ -208,7 +177,7 @@ def build_request(
             "header_tag": tags.tag,
             "cuid": request.cuid or bytes(CUID_SIZE),
             "user_data": user_data.field_bytes,
-            "customer_public_key": crypto.encode_public_key(keys.customer_key.public_key()),
+            "customer_public_key": keys.customer_public_key,
         }
     )
     aad = body + tail
@@ -243,13 +212,8 @@ def open_request(data: bytes, host_private_key: ec.EllipticCurvePrivateKey) -> O
     authenticates the whole request.
     """
     parsed = parse_request(data)
-    host_hash = crypto.host_key_hash(host_private_key.public_key())
-    slot = next((s for s in parsed.key_slots if s.host_key_hash == host_hash), None)
-    if slot is None:
-        raise CryptoError("The request has no key slot for this host key")
-    customer_key = crypto.decode_public_key(parsed.customer_public_key)
-    kek = crypto.key_slot_kek(host_private_key, customer_key)
-    protection_key = crypto.unwrap_key(kek, slot.wrapped_key, slot.tag)
+    protection_key = open_key_slot(parsed.key_slots, parsed.customer_public_key,
+                                   host_private_key, "The request")
     plain = crypto.gcm_open(protection_key, parsed.iv, parsed.aad, parsed.ciphertext + parsed.tag)
     split = len(plain) - EXTENSION_SECRET_SIZE
     return OpenedRequest(parsed, SecretBytes(plain[:split]), SecretBytes(plain[split:]))

@@ -9,7 +9,6 @@ an add-secret request.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -18,7 +17,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from .. import crypto
 from ..errors import CryptoError, InputError
-from ..formats.request import KeySlot
 from ..formats.se_header import (
     KEY_SLOTS_OFFSET,
     MAX_SE_HEADER_KEY_SLOTS,
@@ -29,6 +27,7 @@ from ..formats.se_header import (
     parse_se_header,
 )
 from ..hostkeys import HostKey
+from ..keyslots import EnvelopeKeys, open_key_slot, seal_key_slots
 from ..secret import SecretBytes
 
 log = logging.getLogger(__name__)
@@ -40,32 +39,8 @@ IMAGE_KEY_SIZE: Final = 64
 DIGEST_SIZE: Final = 64
 
 
-@dataclass(frozen=True)
-class HeaderKeys:
-    """The random material of one header.  Never reuse it for a second header."""
-
-    iv: bytes
-    customer_key: ec.EllipticCurvePrivateKey
-    protection_key: SecretBytes
-
-    def __post_init__(self) -> None:
-        if len(self.iv) != IV_SIZE:
-            raise ValueError("the SE header IV must be 12 bytes")
-        if len(self.protection_key) != PROTECTION_KEY_SIZE:
-            raise ValueError("the SE header protection key must be 32 bytes")
-        if not isinstance(self.customer_key.curve, ec.SECP521R1):
-            raise ValueError("the customer key must be on secp521r1")
-
-    @classmethod
-    def generate(cls, protection_key: SecretBytes | None = None) -> HeaderKeys:
-        return cls(
-            os.urandom(IV_SIZE),
-            crypto.generate_customer_key(),
-            protection_key or SecretBytes(os.urandom(PROTECTION_KEY_SIZE)),
-        )
-
-    def __repr__(self) -> str:
-        return "HeaderKeys(<random per header>)"
+#: the random material of one header (IV, customer key, header protection key)
+HeaderKeys = EnvelopeKeys
 
 
 @dataclass(frozen=True)
@@ -145,16 +120,12 @@ def build_se_header(
 ) -> bytes:
     """Serialize and encrypt a v1 header: one key slot per host key, in order."""
     check_host_key_count(len(host_keys))
-    slots = []
-    for host_key in host_keys:
-        kek = crypto.key_slot_kek(keys.customer_key, host_key.public_key)
-        wrapped, tag = crypto.wrap_key(kek, keys.protection_key)
-        slots.append(KeySlot(host_key.hash, wrapped, tag))
+    slots = seal_key_slots(keys, host_keys)
     aad = pack_se_header_aad(
         iv=keys.iv,
         page_count=digests.page_count,
         pcf=pcf,
-        customer_public_key=crypto.encode_public_key(keys.customer_key.public_key()),
+        customer_public_key=keys.customer_public_key,
         pld=digests.pld,
         ald=digests.ald,
         tld=digests.tld,
@@ -189,13 +160,8 @@ def decrypt_se_header(header: SeHeader, protection_key: SecretBytes) -> HeaderSe
 
 def unwrap_protection_key(header: SeHeader, host_private_key: ec.EllipticCurvePrivateKey) -> SecretBytes:
     """What the ultravisor does: find our key slot, derive the KEK, unwrap the key."""
-    host_hash = crypto.host_key_hash(host_private_key.public_key())
-    customer = crypto.decode_public_key(header.customer_public_key)
-    for slot in header.key_slots:
-        if slot.host_key_hash == host_hash:
-            kek = crypto.key_slot_kek(host_private_key, customer)
-            return crypto.unwrap_key(kek, slot.wrapped_key, slot.tag)
-    raise CryptoError("The SE header has no key slot for this host key")
+    return open_key_slot(header.key_slots, header.customer_public_key, host_private_key,
+                         "The SE header")
 
 
 def header_contains(header: SeHeader, host_key_hash: bytes) -> bool:
