@@ -575,3 +575,19 @@ def test_establish_trust_with_mutated_chain_objects(data: st.DataObject) -> None
         AnchorList([SourcedCert(certs["root"][0], "root.crt")]))
     with contextlib.suppress(TrustError):
         establish_trust(inputs, fetcher=None, now=NOW)
+
+
+def test_outer_signature_algorithm_is_part_of_the_signature_check(p: PkiSet) -> None:
+    """Same signed bytes and signature value, other outer algorithm: must not verify, and
+    must not poison the memoised result for the genuine certificate."""
+    from secexkit.trust._x509 import signed_by
+
+    genuine = pki.der(p.host)
+    sha512 = bytes.fromhex("06082a8648ce3d040304")  # ecdsa-with-SHA512
+    sha384 = bytes.fromhex("06082a8648ce3d040303")
+    outer = genuine.rindex(sha512)  # the last occurrence is outside the TBS
+    forged = x509.load_der_x509_certificate(genuine[:outer] + sha384 + genuine[outer + len(sha384):])
+    assert forged.tbs_certificate_bytes == p.host.cert.tbs_certificate_bytes
+    assert not signed_by(forged, p.signing.cert)
+    assert signed_by(p.host.cert, p.signing.cert)
+    assert not signed_by(forged, p.signing.cert)

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 
 from ._names import describe_name, names_equal
@@ -185,18 +185,19 @@ def _verify(key: Any, signature: bytes, data: bytes,
     return True
 
 
-_SIGNATURE_CACHE: dict[tuple[bytes, bytes, x509.Certificate], bool] = {}
+_SIGNATURE_CACHE: dict[tuple[bytes, x509.Certificate], bool] = {}
 _SIGNATURE_CACHE_SIZE = 256
 
 
 def signed_by(obj: x509.Certificate | x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
     """Does ``issuer``'s public key verify the signature of ``obj``?  Names are NOT compared.
 
-    Memoised on (signed bytes, signature, issuer): the chain and CRL checks ask the same
-    question more than once.
+    Memoised on (the whole DER of ``obj``, issuer) — the outer signature algorithm is not
+    part of the signed bytes, so the key must cover it: the chain and CRL checks ask the
+    same question more than once.
     """
     data = obj.tbs_certificate_bytes if isinstance(obj, x509.Certificate) else obj.tbs_certlist_bytes
-    key = (data, obj.signature, issuer)
+    key = (obj.public_bytes(serialization.Encoding.DER), issuer)
     known = _SIGNATURE_CACHE.get(key)
     if known is not None:
         return known
