@@ -11,6 +11,8 @@ parser (ADR 0002).
 from __future__ import annotations
 
 import binascii
+import re
+from collections.abc import Iterator
 from typing import Final
 
 from .errors import FormatError
@@ -95,21 +97,35 @@ def spki_parts(spki: bytes) -> tuple[bytes, bytes | None, bytes]:
     return spki[oid_start:oid_end], parameter, spki[bits_start + 1:bits_end]
 
 
+_PEM_BLOCK: Final = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL)
+
+
+def _decode_pem_body(body: bytes) -> bytes | None:
+    lines = [line.strip() for line in body.splitlines()]
+    if any(b":" in line for line in lines):  # RFC 1421 headers (encrypted PEM): not ours
+        return None
+    try:
+        return binascii.a2b_base64(b"".join(lines), strict_mode=True)
+    except binascii.Error:
+        return None
+
+
+def iter_pem(data: bytes) -> Iterator[tuple[bytes, bytes | None]]:
+    """(label, decoded contents) of every PEM block, in order; ``None`` if undecodable."""
+    for match in _PEM_BLOCK.finditer(data):
+        yield match.group(1), _decode_pem_body(match.group(2))
+
+
 def pem_blocks(data: bytes, label: bytes) -> list[bytes]:
-    """The decoded contents of every ``-----BEGIN <label>-----`` block."""
-    begin, end = b"-----BEGIN " + label + b"-----", b"-----END " + label + b"-----"
+    """The decoded contents of every ``-----BEGIN <label>-----`` block.
+
+    An undecodable block of that label is a :class:`FormatError`.
+    """
     blocks = []
-    pos = 0
-    while (start := data.find(begin, pos)) >= 0:
-        stop = data.find(end, start)
-        if stop < 0:
-            raise FormatError(f"PEM: no END line for {label.decode()}")
-        body = data[start + len(begin):stop]
-        if b":" in body:  # RFC 1421 headers are not used by certificates
-            raise FormatError("PEM: unexpected headers")
-        try:
-            blocks.append(binascii.a2b_base64(b"".join(body.split()), strict_mode=True))
-        except binascii.Error:
-            raise FormatError(f"PEM: bad base64 in {label.decode()}") from None
-        pos = stop + len(end)
+    for found, body in iter_pem(data):
+        if found != label:
+            continue
+        if body is None:
+            raise FormatError(f"PEM: bad base64 or headers in {label.decode()}")
+        blocks.append(body)
     return blocks

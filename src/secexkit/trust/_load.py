@@ -6,16 +6,12 @@ short reason; callers turn it into an error that names the input.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
 import warnings
 
 from cryptography import x509
 
-_PEM_BLOCK = re.compile(
-    rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL
-)
+from ..der import iter_pem
+
 _CERT_LABELS = (b"CERTIFICATE", b"X509 CERTIFICATE")
 _CRL_LABELS = (b"X509 CRL",)
 
@@ -59,16 +55,6 @@ class PemObjects:
         self.bad_crls = 0
 
 
-def _decode_block(body: bytes) -> bytes:
-    lines = [line.strip() for line in body.splitlines()]
-    if any(b":" in line for line in lines):  # RFC 1421 headers (encrypted PEM): not for us
-        raise ValueError("PEM block with headers")
-    try:
-        return base64.b64decode(b"".join(lines), validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("invalid base64 in PEM block") from None
-
-
 def parse_pem(data: bytes) -> PemObjects:
     """Every certificate and CRL of a PEM text; other block types are ignored."""
     with warnings.catch_warnings():  # e.g. old roots with a non-positive serial number
@@ -78,17 +64,19 @@ def parse_pem(data: bytes) -> PemObjects:
 
 def _parse_pem(data: bytes) -> PemObjects:
     found = PemObjects()
-    for match in _PEM_BLOCK.finditer(data):
-        label = match.group(1)
+    for label, body in iter_pem(data):
         if label in _CERT_LABELS:
             try:
-                found.certificates.append(check_certificate(
-                    x509.load_der_x509_certificate(_decode_block(match.group(2)))))
+                if body is None:
+                    raise ValueError("undecodable PEM block")
+                found.certificates.append(check_certificate(x509.load_der_x509_certificate(body)))
             except (ValueError, x509.InvalidVersion):
                 found.bad_certificates += 1
         elif label in _CRL_LABELS:
             try:
-                found.crls.append(check_crl(x509.load_der_x509_crl(_decode_block(match.group(2)))))
+                if body is None:
+                    raise ValueError("undecodable PEM block")
+                found.crls.append(check_crl(x509.load_der_x509_crl(body)))
             except (ValueError, x509.InvalidVersion):
                 found.bad_crls += 1
     return found
