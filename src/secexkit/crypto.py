@@ -6,10 +6,10 @@ ECDH-derived key-slot wrapping, AES-256-GCM and the HKDF extension secret.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Final
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -41,15 +41,22 @@ def decode_public_key(data: bytes) -> ec.EllipticCurvePublicKey:
         raise CryptoError("EC coordinates are not a point on secp521r1") from exc
 
 
+def sha256(data: bytes) -> bytes:
+    """SHA-256 through cryptography (already loaded; ``hashlib`` would cost an import)."""
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(data)
+    return digest.finalize()
+
+
 def host_key_hash(key: ec.EllipticCurvePublicKey) -> bytes:
     """PHKH: SHA-256 over the 160-byte coordinate encoding."""
-    return hashlib.sha256(encode_public_key(key)).digest()
+    return sha256(encode_public_key(key))
 
 
 def key_slot_kek(private_key: ec.EllipticCurvePrivateKey, peer: ec.EllipticCurvePublicKey) -> bytes:
     """KEK = SHA-256(Z || 00000001), Z = 66-byte ECDH shared X coordinate."""
     shared = private_key.exchange(ec.ECDH(), peer)
-    return hashlib.sha256(shared + b"\x00\x00\x00\x01").digest()
+    return sha256(shared + b"\x00\x00\x00\x01")
 
 
 def wrap_key(kek: bytes, key: SecretBytes) -> tuple[bytes, bytes]:
@@ -79,7 +86,6 @@ def gcm_open(key: SecretBytes, iv: bytes, aad: bytes, ciphertext_and_tag: bytes)
 
 def derive_extension_secret(cck: SecretBytes, header_tag: bytes) -> SecretBytes:
     """HKDF-SHA512(IKM = CCK, salt = SE-header tag, info = ASCII label, L = 32)."""
-    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
     hkdf = HKDF(algorithm=hashes.SHA512(), length=32, salt=header_tag, info=EXTENSION_SECRET_INFO)

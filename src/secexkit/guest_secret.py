@@ -7,10 +7,10 @@ rules and messages.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Final, NamedTuple
 
+from .crypto import sha256
 from .errors import InputError
 from .formats.request import SecretType, secret_type_name
 from .secret import SecretBytes
@@ -30,7 +30,7 @@ def secret_id_from_name(name: str, *, use_name: bool = False) -> bytes:
     encoded = name.encode("utf-8", "surrogateescape")
     if use_name:
         return encoded[: SECRET_ID_SIZE - 1].ljust(SECRET_ID_SIZE, b"\0")
-    return hashlib.sha256(encoded).digest()
+    return sha256(encoded)
 
 
 def format_secret_id(secret_id: bytes) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Final
 
 __all__ = ["SecretBytes"]
@@ -34,7 +33,9 @@ class SecretBytes:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, SecretBytes):
             return NotImplemented
-        return hmac.compare_digest(self._value, other._value)
+        from cryptography.hazmat.primitives.constant_time import bytes_eq
+
+        return bytes_eq(self._value, other._value)
 
     def __hash__(self) -> int:
         return hash((SecretBytes, len(self._value)))
