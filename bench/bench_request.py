@@ -70,7 +70,8 @@ def median_times(commands: dict[str, list[str]], runs: int) -> dict[str, tuple[f
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--vectors", type=Path, default=ROOT.parent / "shared" / "vectors" / "s390-tools")
+    parser.add_argument("--vectors", type=Path,
+                        default=ROOT.parent / "shared" / "vectors" / "s390-tools")
     parser.add_argument("--rounds", type=int, default=500)
     parser.add_argument("--cli-runs", type=int, default=30)
     args = parser.parse_args()
@@ -94,7 +95,7 @@ def main() -> None:
         "bare import": [sys.executable, "-c",
                         "from cryptography.hazmat.primitives.asymmetric import ec"],
         "stdlib floor": [sys.executable, "-c",
-                         "import argparse, logging, hashlib\n"
+                         "import argparse, logging\n"
                          "from cryptography.hazmat.primitives.asymmetric import ec\n"
                          "from cryptography.hazmat.primitives.ciphers.aead import AESGCM"],
         "pvsecret create": [str(script), "create", "meta", "-k", str(hkd), "--hdr",
