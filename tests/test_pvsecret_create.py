@@ -354,3 +354,56 @@ def test_console_scripts_installed(tmp_path: Path, vectors: Path) -> None:
                             check=False,
                             timeout=60)
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_option_given_twice_is_a_usage_error(
+    tmp_path: Path, host_docs: list[tuple[Path, ec.EllipticCurvePrivateKey]],
+    header: tuple[Path, SeHeader], capsys: pytest.CaptureFixture[str],
+) -> None:
+    host = host_docs[0][0]
+    for argv in (["create", "meta", *base_args(host, header[0], tmp_path / "a"), "-o",
+                  str(tmp_path / "b")],
+                 ["create", "-o", str(tmp_path / "a"), "meta",
+                  *base_args(host, header[0], tmp_path / "b")]):
+        code, _, err = run_cli(capsys, *argv)
+        assert code == 2
+        assert "cannot be used multiple times" in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_unwritable_output_fails_before_any_work(
+    tmp_path: Path, host_docs: list[tuple[Path, ec.EllipticCurvePrivateKey]],
+    header: tuple[Path, SeHeader], capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = run_cli(capsys, "create", "meta",
+                           *base_args(host_docs[0][0], header[0], tmp_path / "no" / "req"))
+    assert code == 1
+    assert err == f"error: Cannot create `{tmp_path / 'no' / 'req'}`: the directory " \
+                  f"`{tmp_path / 'no'}` does not exist\n"
+
+
+def test_deprecated_capital_v_counts_as_verbose(
+    tmp_path: Path, host_docs: list[tuple[Path, ec.EllipticCurvePrivateKey]],
+    header: tuple[Path, SeHeader], capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = run_cli(capsys, "create", "meta", "-V",
+                           *base_args(host_docs[0][0], header[0], tmp_path / "req"))
+    assert code == 0
+    assert "deprecated flag '-V'" in err
+    assert "Successfully wrote the request to" in err  # info level: -V raised verbosity
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["create", "meta"], ("create", "meta")),
+    (["-v", "create", "-k", "meta", "association", "x"], ("create", "association")),
+    (["create", "--hdr=x", "cck", "--secret", "s"], ("create", "cck")),
+    (["create", "--no-verify", "retr", "n"], ("create", "retr")),
+    (["create", "-k", "a.crt"], ("create", None)),
+    (["verify", "x"], ("verify", None)),
+    (["--help"], (None, None)),
+    (["bogus"], (None, None)),
+])
+def test_parser_selection(argv: list[str], expected: tuple[str | None, str | None]) -> None:
+    from secexkit.cli.pvsecret import _selected
+
+    assert _selected(argv) == expected

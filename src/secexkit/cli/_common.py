@@ -36,17 +36,39 @@ class ArgumentParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message, f"usage: {self.format_usage().strip().removeprefix('usage: ')}")
+        raise UsageError(message, f"For more information, try '{self.prog} --help'.")
 
 
-def add_verbosity(parser: argparse.ArgumentParser) -> None:
+class StoreOnce(argparse.Action):
+    """Store a value; giving the option twice is a usage error (as in the reference)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        if getattr(namespace, self.dest, None) is not None:
+            raise argparse.ArgumentError(self, "cannot be used multiple times")
+        setattr(namespace, self.dest, values)
+
+
+class DeprecatedVerbose(argparse._CountAction):
+    """The reference's hidden ``-V``: counts like ``-v`` and says it is deprecated."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        print("WARNING: Use of deprecated flag '-V'. Use '-v' or '--verbose' instead.",
+              file=sys.stderr)
+        super().__call__(parser, namespace, values, option_string)
+
+
+def add_verbosity(parser: argparse.ArgumentParser, *, dest_prefix: str = "",
+                  default: Any = 0) -> None:
+    """``-v``/``-q`` (repeatable) and the deprecated ``-V``; a sub-parser passes a prefix."""
     group = parser.add_argument_group("output verbosity")
-    group.add_argument(
-        "-v", "--verbose", action="count", default=0, help="more messages (repeatable)"
-    )
-    group.add_argument(
-        "-q", "--quiet", action="count", default=0, help="fewer messages (repeatable)"
-    )
+    group.add_argument("-v", "--verbose", dest=dest_prefix + "verbose", action="count",
+                       default=default, help="more messages (repeatable)")
+    group.add_argument("-V", dest=dest_prefix + "verbose", action=DeprecatedVerbose,
+                       default=default, help=argparse.SUPPRESS)
+    group.add_argument("-q", "--quiet", dest=dest_prefix + "quiet", action="count",
+                       default=default, help="fewer messages (repeatable)")
 
 
 def split_list(value: str) -> list[str]:
@@ -175,8 +197,7 @@ class Outputs:
         target = Path(path)
         if not overwrite and target.exists():
             raise InputError(f"Output `{target}` already exists")
-        if target.is_dir():
-            raise InputError(f"Cannot write `{target}`: it is a directory")
+        self.check_target(target)
         directory = target.parent
         import tempfile
 
@@ -192,6 +213,20 @@ class Outputs:
                 stream.write(data)
         except OSError as exc:
             raise InputError(f"Cannot write `{target}`: {exc.strerror or exc}") from None
+
+    @staticmethod
+    def check_target(path: str | os.PathLike[str]) -> None:
+        """Fail early, before any expensive work, if ``path`` cannot become an output file."""
+        if os.fspath(path) == "-":
+            return
+        target = Path(path)
+        if target.is_dir():
+            raise InputError(f"Cannot write `{target}`: it is a directory")
+        parent = target.parent
+        if not parent.is_dir():
+            raise InputError(f"Cannot create `{target}`: the directory `{parent}` does not exist")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise InputError(f"Cannot create `{target}`: no permission to write in `{parent}`")
 
     def commit(self) -> None:
         for tmp, target in self._staged:

@@ -18,6 +18,7 @@ from ..errors import InputError, UsageError
 from ._common import (
     ArgumentParser,
     Outputs,
+    StoreOnce,
     add_list_option,
     add_verbosity,
     read_exact,
@@ -46,36 +47,40 @@ def _add_create_options(parser: argparse._ActionsContainer, prefix: str = "",
     def d(value: Any) -> Any:
         return argparse.SUPPRESS if suppress else value
 
+    def once(*flags: str, dest: str, metavar: str, help: str) -> None:
+        parser.add_argument(*flags, action=StoreOnce, dest=prefix + dest, metavar=metavar,
+                            default=d(None), help=help)
+
+    def switch(*flags: str, dest: str, help: str) -> None:
+        parser.add_argument(*flags, action="store_true", dest=prefix + dest, default=d(False),
+                            help=help)
+
     add_host_key_options(parser, prefix=prefix, default=argparse.SUPPRESS if suppress else None)
-    parser.add_argument("--hdr", dest=prefix + "hdr", metavar="FILE", default=d(None),
-                        help="SE image or extracted SE header the request is bound to (required)")
-    parser.add_argument("-o", "--output", dest=prefix + "output", metavar="FILE", default=d(None),
-                        help="where to write the request (required; - for stdout)")
-    parser.add_argument("-f", "--force", dest=prefix + "force", action="store_true",
-                        default=d(False), help="create a request even inside an SE guest")
-    parser.add_argument("--extension-secret", dest=prefix + "extension_secret", metavar="FILE",
-                        default=d(None), help="32-byte extension secret")
-    parser.add_argument("--cck", dest=prefix + "cck", metavar="FILE", default=d(None),
-                        help="32-byte customer communication key: derive the extension secret")
-    parser.add_argument("--cuid-hex", dest=prefix + "cuid_hex", metavar="HEX", default=d(None),
-                        help="bind to the guest with this config UID ([0x] + 32 hex digits)")
-    parser.add_argument("--cuid", dest=prefix + "cuid", metavar="FILE", default=d(None),
-                        help="config UID: 16-byte file or YAML with a 'cuid' entry")
+    once("--hdr", dest="hdr", metavar="FILE",
+         help="SE image or extracted SE header the request is bound to (required)")
+    once("-o", "--output", dest="output", metavar="FILE",
+         help="where to write the request (required; - for stdout)")
+    switch("-f", "--force", dest="force", help="create a request even inside an SE guest")
+    once("--extension-secret", dest="extension_secret", metavar="FILE",
+         help="32-byte extension secret")
+    once("--cck", dest="cck", metavar="FILE",
+         help="32-byte customer communication key: derive the extension secret")
+    once("--cuid-hex", dest="cuid_hex", metavar="HEX",
+         help="bind to the guest with this config UID ([0x] + 32 hex digits)")
+    once("--cuid", dest="cuid", metavar="FILE",
+         help="config UID: 16-byte file or YAML with a 'cuid' entry")
     add_list_option(parser, "--flags", dest=prefix + "flags", metavar="FLAG", default=d([]),
                     help="add-secret flags: disable-dump")
-    parser.add_argument("--pcf", dest=prefix + "pcf", metavar="HEX", default=d(None),
-                        help=argparse.SUPPRESS)
-    parser.add_argument("--user-data", dest=prefix + "user_data", metavar="FILE",
-                        default=d(None), help="user data to embed (unsigned, or signed)")
-    parser.add_argument("--user-sign-key", dest=prefix + "user_sign_key", metavar="FILE",
-                        default=d(None),
-                        help="sign the user data (EC secp521r1, RSA 2048/3072; PEM or DER)")
-    parser.add_argument("--policy", dest=prefix + "policy", metavar="FILE", default=d(None),
-                        help="embed a reference (SHA-256 and path) to this policy file")
-    parser.add_argument("--toc-policy", dest=prefix + "toc_policy", metavar="FILE",
-                        default=d(None), help="append the request tag (hex) to this file")
-    parser.add_argument("--use-name", dest=prefix + "use_name", action="store_true",
-                        default=d(False), help="use the name itself as the secret ID")
+    once("--pcf", dest="pcf", metavar="HEX", help=argparse.SUPPRESS)
+    once("--user-data", dest="user_data", metavar="FILE",
+         help="user data to embed (unsigned, or signed)")
+    once("--user-sign-key", dest="user_sign_key", metavar="FILE",
+         help="sign the user data (EC secp521r1, RSA 2048/3072; PEM or DER)")
+    once("--policy", dest="policy", metavar="FILE",
+         help="embed a reference (SHA-256 and path) to this policy file")
+    once("--toc-policy", dest="toc_policy", metavar="FILE",
+         help="append the request tag (hex) to this file")
+    switch("--use-name", dest="use_name", help="use the name itself as the secret ID")
 
 
 #: create options that take a value (to find the secret type before parsing)
@@ -117,10 +122,7 @@ def _selected(argv: Sequence[str] | None) -> tuple[str | None, str | None]:
 
 
 def _add_late_verbosity(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-v", "--verbose", dest=_AFTER + "verbose", action="count",
-                        default=argparse.SUPPRESS, help="more messages (repeatable)")
-    parser.add_argument("-q", "--quiet", dest=_AFTER + "quiet", action="count",
-                        default=argparse.SUPPRESS, help="fewer messages (repeatable)")
+    add_verbosity(parser, dest_prefix=_AFTER, default=argparse.SUPPRESS)
 
 
 def build_parser(argv: Sequence[str] | None = None) -> ArgumentParser:
@@ -170,8 +172,9 @@ def _fill_meta(parser: ArgumentParser) -> None:
 def _fill_association(parser: ArgumentParser) -> None:
     parser.add_argument("name", metavar="NAME", help="secret name; its SHA-256 is the secret ID")
     parser.add_argument("--stdout", action="store_true", help="print NAME.yaml to stdout")
-    parser.add_argument("--input-secret", metavar="FILE", help="use this 32-byte secret")
-    parser.add_argument("--output-secret", metavar="FILE",
+    parser.add_argument("--input-secret", action=StoreOnce, metavar="FILE",
+                        help="use this 32-byte secret")
+    parser.add_argument("--output-secret", action=StoreOnce, metavar="FILE",
                         help="write the (random) secret to FILE (mode 0600)")
 
 
@@ -450,10 +453,12 @@ def cmd_create(args: argparse.Namespace) -> int:
             raise UsageError(f"{clash[0]} and the secret info file '{yaml_path}' are the same: "
                              "choose another output or use --stdout")
 
+    for target in (args.output, yaml_path, getattr(args, "output_secret", None)):
+        if target is not None:
+            Outputs.check_target(target)  # before verification and downloads
     host_keys = load_host_keys(args, "secret")
     request = AddSecretRequest(secret, tags, flags=flags, cuid=cuid, extension_secret=extension,
                                user_data=user_data).build(host_keys)
-    log.warning("Successfully generated the request")
     with Outputs.transaction() as outputs:
         if policy_line:
             outputs.add("-", policy_line)
@@ -467,6 +472,7 @@ def cmd_create(args: argparse.Namespace) -> int:
                 outputs.add(yaml_path, text)
         if getattr(args, "output_secret", None):
             outputs.add(args.output_secret, secret.payload.reveal(), secret=True)
+    log.warning("Successfully generated the request")
     if args.toc_policy is not None:
         _append_toc_policy(args.toc_policy, request)
     log.info("Successfully wrote the request to '%s'", args.output)
