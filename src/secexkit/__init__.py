@@ -1,5 +1,129 @@
-"""secexkit: IBM Secure Execution for Linux tooling (pvsecret, pvimg, host-key verification)."""
+"""secexkit: IBM Secure Execution for Linux tooling (pvsecret, pvimg, host-key verification).
+
+The public API is re-exported here and loaded on first use, so that importing
+``secexkit`` stays cheap for the command-line tools::
+
+    from secexkit import AddSecretRequest, meta_secret, parse_host_key_document, read_se_header
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    CryptoError,
+    FormatError,
+    InputError,
+    NotAvailableError,
+    SecexError,
+    UltravisorError,
+    UsageError,
+    VerificationError,
+)
+
 __version__ = "0.1.0"
+
+_LAZY: dict[str, str] = {
+    "AddSecretRequest": "request",
+    "FLAG_DISABLE_DUMP": "request",
+    "RequestKeys": "request",
+    "UserData": "request",
+    "build_request": "request",
+    "extension_secret_from_cck": "request",
+    "open_request": "request",
+    "parse_request": "formats.request",
+    "SecretType": "formats.request",
+    "UserDataType": "formats.request",
+    "BootHdrTags": "formats.se_header",
+    "SeHeader": "formats.se_header",
+    "parse_se_header": "formats.se_header",
+    "read_se_header": "formats.se_header",
+    "GuestSecret": "guest_secret",
+    "association_secret": "guest_secret",
+    "meta_secret": "guest_secret",
+    "update_cck_secret": "guest_secret",
+    "retrievable_secret": "retrievable",
+    "HostKey": "hostkeys",
+    "HostKeyDocument": "hostkeys",
+    "parse_host_key_document": "hostkeys",
+    "SecretBytes": "secret",
+    "load_signing_key": "user_data",
+    "make_user_data": "user_data",
+    "verify_request_user_data": "user_data",
+    "establish_trust": "trust",
+    "load_trust_inputs": "trust",
+}
+
+__all__ = [
+    "FLAG_DISABLE_DUMP",
+    "AddSecretRequest",
+    "BootHdrTags",
+    "CryptoError",
+    "FormatError",
+    "GuestSecret",
+    "HostKey",
+    "HostKeyDocument",
+    "InputError",
+    "NotAvailableError",
+    "RequestKeys",
+    "SeHeader",
+    "SecexError",
+    "SecretBytes",
+    "SecretType",
+    "UltravisorError",
+    "UsageError",
+    "UserData",
+    "UserDataType",
+    "VerificationError",
+    "__version__",
+    "association_secret",
+    "build_request",
+    "establish_trust",
+    "extension_secret_from_cck",
+    "load_signing_key",
+    "load_trust_inputs",
+    "make_user_data",
+    "meta_secret",
+    "open_request",
+    "parse_host_key_document",
+    "parse_request",
+    "parse_se_header",
+    "read_se_header",
+    "retrievable_secret",
+    "update_cck_secret",
+    "verify_request_user_data",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'secexkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:
+    from .formats.request import SecretType, UserDataType, parse_request
+    from .formats.se_header import BootHdrTags, SeHeader, parse_se_header, read_se_header
+    from .guest_secret import GuestSecret, association_secret, meta_secret, update_cck_secret
+    from .hostkeys import HostKey, HostKeyDocument, parse_host_key_document
+    from .request import (
+        FLAG_DISABLE_DUMP,
+        AddSecretRequest,
+        RequestKeys,
+        UserData,
+        build_request,
+        extension_secret_from_cck,
+        open_request,
+    )
+    from .retrievable import retrievable_secret
+    from .secret import SecretBytes
+    from .trust import establish_trust, load_trust_inputs
+    from .user_data import load_signing_key, make_user_data, verify_request_user_data
