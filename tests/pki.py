@@ -137,6 +137,8 @@ class CrlSpec:
     akid: bool = True
     akid_from: x509.Certificate | None = None
     hash_algorithm: Any = field(default_factory=hashes.SHA256)
+    extensions: Sequence[tuple[x509.ExtensionType, bool]] = ()
+    entry_extensions: Sequence[tuple[x509.ExtensionType, bool]] = ()  # on every entry
 
 
 def make_crl(issuer: Entity, spec: CrlSpec | None = None) -> x509.CertificateRevocationList:
@@ -153,10 +155,13 @@ def make_crl(issuer: Entity, spec: CrlSpec | None = None) -> x509.CertificateRev
         issuer_key: Any = source.public_key()
         builder = builder.add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key), False)
+    for ext, critical in spec.extensions:
+        builder = builder.add_extension(ext, critical)
     for serial in spec.revoked:
-        builder = builder.add_revoked_certificate(
-            x509.RevokedCertificateBuilder().serial_number(serial)
-            .revocation_date(NOW - 2 * DAY).build())
+        entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(NOW - 2 * DAY)
+        for ext, critical in spec.entry_extensions:
+            entry = entry.add_extension(ext, critical)
+        builder = builder.add_revoked_certificate(entry.build())
     return builder.sign(spec.sign_with or issuer.key, spec.hash_algorithm)
 
 
@@ -252,3 +257,25 @@ def extension_is_ca(cert: x509.Certificate) -> bool:
         return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     except x509.ExtensionNotFound:
         return False
+
+
+SHA256_WITH_RSA = bytes.fromhex("06092a864886f70d01010b")
+SHA1_WITH_RSA = bytes.fromhex("06092a864886f70d010105")
+
+
+def resign_sha1_rsa(obj: x509.Certificate | x509.CertificateRevocationList,
+                    key: Any) -> bytes:
+    """``obj`` (signed sha256WithRSAEncryption by the RSA ``key``) re-signed with SHA-1:
+    cryptography no longer creates such signatures, but old CAs did.  Returns DER."""
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    raw = der(obj)
+    assert raw.count(SHA256_WITH_RSA) == 2  # inside the signed part and outside
+    raw = raw.replace(SHA256_WITH_RSA, SHA1_WITH_RSA)  # same length: no DER length changes
+    patched = (x509.load_der_x509_certificate(raw) if isinstance(obj, x509.Certificate)
+               else x509.load_der_x509_crl(raw))
+    tbs = (patched.tbs_certificate_bytes if isinstance(patched, x509.Certificate)
+           else patched.tbs_certlist_bytes)
+    signature = key.sign(tbs, padding.PKCS1v15(), hashes.SHA1())
+    assert len(signature) == len(patched.signature)
+    return raw[:-len(signature)] + signature

@@ -25,6 +25,7 @@ from ._x509 import (
     SourcedCrl,
     akid_matches,
     akid_of,
+    aware_utc,
     certificate_key_bits,
     extension,
     extensions_of,
@@ -129,7 +130,7 @@ def _issued(child: x509.Certificate, issuer: x509.Certificate) -> bool:
 
 
 def _valid_now(cert: x509.Certificate, now: dt.datetime) -> bool:
-    return cert.not_valid_before_utc <= now <= cert.not_valid_after_utc
+    return cert.not_valid_before_utc <= now < cert.not_valid_after_utc
 
 
 def _pick(child: x509.Certificate, candidates: Sequence[SourcedCert], chain: Sequence[SourcedCert],
@@ -336,14 +337,15 @@ def _check_signatures_and_times(chain: list[SourcedCert], now: dt.datetime) -> N
             raise ChainFailure(level, CERT_NOT_YET_VALID,
                                f"{link.label} is not valid before {fmt_time(start)}",
                                "not-yet-valid", link, chain)
-        if now > end:
+        if now >= end:  # OpenSSL's X509_cmp_time: expired at notAfter itself
             raise ChainFailure(level, CERT_HAS_EXPIRED,
                                f"{link.label} expired on {fmt_time(end)}", "expired", link, chain)
 
 
 def validate_chain(leaf: SourcedCert, untrusted: Sequence[SourcedCert], anchors: TrustAnchors,
                    crls: CrlPool, now: dt.datetime) -> list[SourcedCert]:
-    """The validated chain (leaf ... anchor) or :class:`ChainFailure`."""
+    """The validated chain (leaf ... anchor) or :class:`ChainFailure`; ``now`` must be aware."""
+    now = aware_utc(now)
     chain = build_chain(leaf, untrusted, anchors, now)
     if len(chain) < 2:
         raise ChainFailure(0, APPLICATION_VERIFICATION,

@@ -11,14 +11,18 @@ from cryptography import x509
 
 from ._names import CanonicalName, canonical_name
 from ._x509 import (
+    MIN_SECURITY_BITS,
     SourcedCert,
     SourcedCrl,
     akid_matches,
     akid_of,
     extension,
     fmt_time,
+    has_entry_issuers,
     is_ca,
     key_usage,
+    signature_name,
+    signature_security_bits,
     signed_by,
     unhandled_critical,
 )
@@ -80,38 +84,85 @@ def crl_time_problem(crl: x509.CertificateRevocationList, now: dt.datetime,
     return None
 
 
+def _scope_problem(crl: x509.CertificateRevocationList, subject: x509.Certificate,
+                   *, match_point: bool) -> str | None:
+    """Why ``crl`` is not a complete CRL covering ``subject``; None if it is.
+
+    Fails closed on what we do not evaluate: unhandled critical extensions (of the CRL
+    or of an entry), delta CRLs, indirect CRLs (also entries naming another issuer),
+    reason-partitioned and attribute-certificate CRLs.  With ``match_point`` a CRL whose
+    issuing distribution point names a distribution point must share a name with one
+    of ``subject``'s CRL distribution points (OpenSSL's crl_crldp_check).
+    Raises ValueError on malformed extensions.
+    """
+    critical = unhandled_critical(crl)
+    if critical:
+        return f"has unhandled critical extension {critical[0]}"
+    if extension(crl, x509.DeltaCRLIndicator) is not None:
+        return "is a delta CRL"
+    if has_entry_issuers(crl):
+        return "is an indirect CRL (entries name other certificate issuers)"
+    idp = extension(crl, x509.IssuingDistributionPoint)
+    if idp is None:
+        return None
+    scope = idp.value
+    if scope.indirect_crl or scope.only_some_reasons or scope.only_contains_attribute_certs:
+        return "is an indirect or partial CRL"
+    if scope.only_contains_user_certs and is_ca(subject):
+        return "covers only end-entity certificates"
+    if scope.only_contains_ca_certs and not is_ca(subject):
+        return "covers only CA certificates"
+    if match_point and not _point_matches(scope, subject):
+        return "covers another distribution point than the certificate's"
+    return None
+
+
+def _point_matches(scope: x509.IssuingDistributionPoint, subject: x509.Certificate) -> bool:
+    if scope.relative_name is not None:
+        return False  # not evaluated: fail closed
+    if scope.full_name is None:
+        return True
+    points = extension(subject, x509.CRLDistributionPoints)
+    if points is None:
+        return False
+    wanted = set(scope.full_name)
+    return any(point.full_name and wanted.intersection(point.full_name)
+               for point in points.value)
+
+
+def _weak_signature(crl: x509.CertificateRevocationList) -> str | None:
+    bits = signature_security_bits(crl)
+    if bits < MIN_SECURITY_BITS:
+        return (f"is signed with {signature_name(crl)} ({bits} bits of security, "
+                f"{MIN_SECURITY_BITS} required)")
+    return None
+
+
 def chain_crl_problem(crl: SourcedCrl, subject: x509.Certificate, issuer: SourcedCert,
                       now: dt.datetime) -> tuple[int, str] | None:
     """Why ``crl`` cannot tell whether ``subject`` (issued by ``issuer``) is revoked; None if it can.
 
-    The CRL must be complete (no delta, no partitioning that leaves ``subject`` out),
-    signed by the issuer's key (AKID consistent), the issuer must be allowed to sign
-    CRLs, and ``now`` inside its validity window.
+    The CRL must be complete and in scope for ``subject`` (see :func:`_scope_problem`),
+    signed by the issuer's key (AKID consistent) with a digest of at least 112 bits,
+    the issuer must be allowed to sign CRLs, and ``now`` inside its validity window.
     """
     value = crl.crl
     try:
-        critical = unhandled_critical(value)
-        if critical:
-            return UNHANDLED_CRITICAL_CRL_EXTENSION, f"has unhandled critical extension {critical[0]}"
-        if extension(value, x509.DeltaCRLIndicator) is not None:
-            return UNABLE_TO_GET_CRL, "is a delta CRL"
-        idp = extension(value, x509.IssuingDistributionPoint)
+        scope = _scope_problem(value, subject, match_point=True)
         akid = akid_of(value)
     except ValueError as exc:
         return UNABLE_TO_GET_CRL, f"has malformed extensions ({exc})"
-    if idp is not None:
-        scope = idp.value
-        if scope.indirect_crl or scope.only_some_reasons or scope.only_contains_attribute_certs:
-            return UNABLE_TO_GET_CRL, "is an indirect or partial CRL"
-        if scope.only_contains_user_certs and is_ca(subject):
-            return UNABLE_TO_GET_CRL, "covers only end-entity certificates"
-        if scope.only_contains_ca_certs and not is_ca(subject):
-            return UNABLE_TO_GET_CRL, "covers only CA certificates"
+    if scope is not None:
+        code = UNHANDLED_CRITICAL_CRL_EXTENSION if "critical" in scope else UNABLE_TO_GET_CRL
+        return code, scope
     if not akid_matches(akid, issuer.cert):
         return CRL_SIGNATURE_FAILURE, f"was not issued by the key of {issuer.label} (key identifier)"
     usage = key_usage(issuer.cert)
     if usage is not None and not usage.crl_sign:
         return KEYUSAGE_NO_CRL_SIGN, f"is signed by {issuer.label}, whose key usage lacks cRLSign"
+    weak = _weak_signature(value)
+    if weak is not None:
+        return CRL_SIGNATURE_FAILURE, weak
     if not signed_by(value, issuer.cert):
         return CRL_SIGNATURE_FAILURE, f"has a signature that does not verify with {issuer.label}"
     entries = entries_problem(value)
@@ -120,19 +171,32 @@ def chain_crl_problem(crl: SourcedCrl, subject: x509.Certificate, issuer: Source
     return crl_time_problem(value, now, require_next_update=False)
 
 
-def hkd_crl_problem(crl: SourcedCrl, signing_key: x509.Certificate, now: dt.datetime) -> str | None:
+def hkd_crl_problem(crl: SourcedCrl, signing_key: x509.Certificate, now: dt.datetime,
+                    document: x509.Certificate | None = None) -> str | None:
     """The reference's rules for a CRL of host-key documents: next update present,
-    inside its window, AKID consistent with the signing key, signature by it."""
+    inside its window, AKID consistent with the signing key, signature by it.
+
+    Stricter than the reference (ADR 0015): the CRL must also be complete for
+    ``document`` (no delta, indirect or partitioned CRL, no unhandled critical
+    extension; the distribution-point name is not compared) and signed with a digest
+    of at least 112 bits.
+    """
     value = crl.crl
     problem = crl_time_problem(value, now, require_next_update=True)
     if problem is not None:
         return problem[1]
     try:
         akid = akid_of(value)
+        scope = None if document is None else _scope_problem(value, document, match_point=False)
     except ValueError as exc:
         return f"has malformed extensions ({exc})"
     if not akid_matches(akid, signing_key):
         return "was not issued by the IBM Z signing key (authority key identifier mismatch)"
+    if scope is not None:
+        return scope
+    weak = _weak_signature(value)
+    if weak is not None:
+        return weak
     if not signed_by(value, signing_key):
         return "has a signature that does not verify with the IBM Z signing key"
     return entries_problem(value)

@@ -18,7 +18,7 @@ class TrustError(VerificationError):
     CHECKS = (
         "no-signing-key", "many-signing-keys", "chain",
         "security-bits", "before-validity", "after-validity", "akid", "signature",
-        "no-crl", "revoked",
+        "no-crl", "revoked", "key-type",
     )
 
     def __init__(self, message: str, *details: str, check: str, reason: str,

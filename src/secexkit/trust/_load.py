@@ -38,6 +38,10 @@ def check_crl(crl: x509.CertificateRevocationList) -> x509.CertificateRevocation
         for ext in crl.extensions:
             _ = ext.value
         crl.get_revoked_certificate_by_serial_number(0)  # walks every entry
+        for entry in crl:
+            _ = (entry.serial_number, entry.revocation_date_utc)
+            for ext in entry.extensions:
+                _ = ext.value
     except Exception as exc:  # cryptography decodes lazily; any failure means malformed
         raise ValueError(f"malformed CRL: {exc}") from None
     return crl

@@ -65,14 +65,50 @@ def extension(obj: x509.Certificate | x509.CertificateRevocationList,
         return None
 
 
-# Understood by cryptography but not evaluated by us: fail closed when critical.
-_NOT_EVALUATED = (x509.NameConstraints, x509.PolicyConstraints, x509.InhibitAnyPolicy)
+# Critical extensions a certificate may carry (what OpenSSL's X509_supported_extension
+# handles and we evaluate or, with purpose ANY and no required policy, may ignore).
+# Everything else that is critical -- unknown extensions, and the known ones we do not
+# evaluate (name/policy constraints, inhibitAnyPolicy, CRL distribution points, ...) --
+# fails closed, as OpenSSL does (X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION).
+_CERT_CRITICAL_OK: tuple[type[x509.ExtensionType], ...] = (
+    x509.BasicConstraints, x509.KeyUsage, x509.ExtendedKeyUsage, x509.SubjectAlternativeName,
+    x509.CertificatePolicies,
+)
+# A CRL may carry these critical (OpenSSL's crl_cb); the scope ones are evaluated by _crl.
+_CRL_CRITICAL_OK: tuple[type[x509.ExtensionType], ...] = (
+    x509.IssuingDistributionPoint, x509.AuthorityKeyIdentifier, x509.DeltaCRLIndicator,
+)
+# ... and a revocation entry only this one (OpenSSL's crl_set_issuers).
+_ENTRY_CRITICAL_OK: tuple[type[x509.ExtensionType], ...] = (x509.CertificateIssuer,)
 
 
 def unhandled_critical(obj: x509.Certificate | x509.CertificateRevocationList) -> list[str]:
-    """Dotted OIDs of critical extensions that we do not evaluate."""
-    return [ext.oid.dotted_string for ext in extensions_of(obj)
-            if ext.critical and isinstance(ext.value, (x509.UnrecognizedExtension, *_NOT_EVALUATED))]
+    """Dotted OIDs of critical extensions that we do not evaluate (for a CRL: also those
+    of its revocation entries)."""
+    if isinstance(obj, x509.Certificate):
+        return [ext.oid.dotted_string for ext in extensions_of(obj)
+                if ext.critical and not isinstance(ext.value, _CERT_CRITICAL_OK)]
+    found = [ext.oid.dotted_string for ext in extensions_of(obj)
+             if ext.critical and not isinstance(ext.value, _CRL_CRITICAL_OK)]
+    try:
+        for entry in obj:
+            found += [ext.oid.dotted_string for ext in entry.extensions
+                      if ext.critical and not isinstance(ext.value, _ENTRY_CRITICAL_OK)]
+    except (x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+        raise ValueError(str(exc)) from None
+    return found
+
+
+def has_entry_issuers(crl: x509.CertificateRevocationList) -> bool:
+    """Does any revocation entry name another certificate issuer (an indirect CRL)?"""
+    try:
+        for entry in crl:
+            for ext in entry.extensions:
+                if isinstance(ext.value, x509.CertificateIssuer):
+                    return True
+    except (x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+        raise ValueError(str(exc)) from None
+    return False
 
 
 def skid(cert: x509.Certificate) -> bytes | None:
@@ -159,6 +195,9 @@ def signature_name(obj: x509.Certificate | x509.CertificateRevocationList) -> st
     return obj.signature_algorithm_oid._name or obj.signature_algorithm_oid.dotted_string
 
 
+_DSA_OIDS = ("1.2.840.10040.4.3", "2.16.840.1.101.3.4.3.")  # dsa-with-sha1, dsa-with-sha2
+
+
 def _verify(key: Any, signature: bytes, data: bytes,
             obj: x509.Certificate | x509.CertificateRevocationList) -> bool:
     params = obj.signature_algorithm_parameters
@@ -172,7 +211,8 @@ def _verify(key: Any, signature: bytes, data: bytes,
             return False
         key.verify(signature, data, params)
     elif isinstance(key, dsa.DSAPublicKey):
-        if not isinstance(algorithm, hashes.HashAlgorithm):
+        if params is not None or not isinstance(algorithm, hashes.HashAlgorithm) \
+                or not obj.signature_algorithm_oid.dotted_string.startswith(_DSA_OIDS):
             return False
         key.verify(signature, data, algorithm)
     elif isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
@@ -217,6 +257,13 @@ def not_before(cert: x509.Certificate) -> dt.datetime:
 
 def not_after(cert: x509.Certificate) -> dt.datetime:
     return cert.not_valid_after_utc
+
+
+def aware_utc(now: dt.datetime) -> dt.datetime:
+    """``now`` in UTC; a naive datetime is refused (its meaning would be a guess)."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("the verification time must be timezone-aware (e.g. datetime.now(UTC))")
+    return now.astimezone(dt.UTC)
 
 
 def fmt_time(when: dt.datetime) -> str:

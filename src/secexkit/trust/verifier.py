@@ -12,6 +12,8 @@ import logging
 from collections.abc import Sequence
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from ..errors import InputError
 from ._chain import ChainFailure, TrustAnchors, validate_chain
@@ -25,9 +27,12 @@ from ._x509 import (
     SourcedCrl,
     akid_matches,
     akid_of,
+    aware_utc,
     certificate_key_bits,
     distribution_points,
     fmt_time,
+    signature_name,
+    signature_security_bits,
     signed_by,
 )
 from .fetch import CrlFetcher, FetchError
@@ -144,6 +149,14 @@ def _chain_hint(failure: ChainFailure, offline: bool, downloads: CrlDownloads | 
     return "the certificate chain does not meet the requirements", details
 
 
+def _is_p521(document: x509.Certificate) -> bool:
+    try:
+        key = document.public_key()
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return False
+    return isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP521R1)
+
+
 class HostKeyVerifier:
     """Checks host-key documents against an already verified IBM Z signing key."""
 
@@ -155,7 +168,7 @@ class HostKeyVerifier:
         self.crls = crls
         self.anchors = anchors
         self.downloads = downloads
-        self.now = now
+        self.now = aware_utc(now)
 
     def _fail(self, source: str, check: str, reason: str, extra: str, hint: str,
               *details: str) -> TrustError:
@@ -210,6 +223,12 @@ class HostKeyVerifier:
             raise self._fail(source, "signature", "Signature verification failed",
                              f" (not signed by the IBM Z signing key {signer})",
                              "the document is damaged, forged or from another signing key")
+        digest_bits = signature_security_bits(document)
+        if digest_bits < MIN_SECURITY_BITS:  # stricter than the reference (ADR 0015)
+            raise self._fail(source, "signature", "Signature verification failed",
+                             f" (signed with {signature_name(document)}: {digest_bits} bits of "
+                             f"security, {MIN_SECURITY_BITS} required)",
+                             "this is not a valid IBM Z host-key document")
         candidates = self.local_crls()
         uris = distribution_points(document)
         if self.downloads is not None:
@@ -217,7 +236,7 @@ class HostKeyVerifier:
         valid: list[SourcedCrl] = []
         rejected: list[str] = []
         for crl in candidates:
-            problem = hkd_crl_problem(crl, signing, self.now)
+            problem = hkd_crl_problem(crl, signing, self.now, document)
             if problem is None:
                 valid.append(crl)
             else:
@@ -242,12 +261,19 @@ class HostKeyVerifier:
             raise self._fail(source, "revoked", "Host-key document is revoked.",
                              f" (since {fmt_time(entry.revocation_date_utc)}, {crl.label})",
                              "do not use it; get a current host-key document for this machine")
+        if not _is_p521(document):  # stricter than the reference (ADR 0015)
+            raise self._fail(source, "key-type", "Host-key document has no EC secp521r1 key",
+                             "", "this is not a valid IBM Z host-key document")
         log.debug("Host-key document '%s' verified", source)
 
 
 def establish_trust(inputs: TrustInputs, *, fetcher: CrlFetcher | None,
                     now: dt.datetime) -> HostKeyVerifier:
-    """Pick the IBM Z signing key and validate its chain; ``fetcher=None`` means offline."""
+    """Pick the IBM Z signing key and validate its chain; ``fetcher=None`` means offline.
+
+    ``now`` must be timezone-aware (ValueError otherwise).
+    """
+    now = aware_utc(now)
     pool = CrlPool(inputs.crls)
     downloads = None if fetcher is None else CrlDownloads(fetcher)
     if downloads is not None:

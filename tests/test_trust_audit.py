@@ -1,0 +1,228 @@
+"""Security audit of host-key verification (ADR 0015): forged, partial or weak objects that
+an earlier version accepted, each pinned by a test that fails if the check is removed."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
+
+from secexkit.trust import HostKeyVerifier, SourcedCert, SourcedCrl, TrustError, validate_chain
+from secexkit.trust._crl import chain_crl_problem, hkd_crl_problem
+from secexkit.trust._x509 import signed_by
+from tests import pki
+from tests.pki import DAY, NOW, SIGNING_UNIT, CertSpec, CrlSpec, Entity, PkiSet, host_spec, ibm_name
+from tests.test_trust_pki import chain_error, hkd_check, setup
+
+UNKNOWN = x509.ObjectIdentifier("1.3.6.1.4.1.99999.7")
+
+
+@pytest.fixture(scope="module")
+def p() -> PkiSet:
+    return pki.build_pki()
+
+
+@pytest.fixture(scope="module")
+def rsa_signing(p: PkiSet) -> Entity:
+    """An IBM Z signing key with an RSA-2048 key (for SHA-1 re-signing)."""
+    return pki.issue(p.inter, ibm_name(SIGNING_UNIT), CertSpec(),
+                     key=rsa.generate_private_key(65537, 2048))
+
+
+def _crl(issuer: Entity, **kwargs: object) -> x509.CertificateRevocationList:
+    return pki.make_crl(issuer, CrlSpec(**kwargs))  # type: ignore[arg-type]
+
+
+def _idp(*, uri: str | None = None, ca_only: bool = False,
+         user_only: bool = False) -> tuple[x509.ExtensionType, bool]:
+    return x509.IssuingDistributionPoint(
+        full_name=[x509.UniformResourceIdentifier(uri)] if uri else None, relative_name=None,
+        only_contains_user_certs=user_only, only_contains_ca_certs=ca_only,
+        only_some_reasons=None, indirect_crl=False, only_contains_attribute_certs=False), True
+
+
+# --- CRLs of the chain ----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("kwargs", "code"), [
+    ({"extensions": [(x509.CRLNumber(7), True)]}, 36),   # critical, but OpenSSL does not handle it
+    ({"extensions": [(x509.UnrecognizedExtension(UNKNOWN, b"\x05\x00"), True)]}, 36),
+    ({"revoked": [444], "entry_extensions": [
+        (x509.UnrecognizedExtension(UNKNOWN, b"\x05\x00"), True)]}, 36),
+    ({"revoked": [444], "entry_extensions": [
+        (x509.CertificateIssuer([x509.DirectoryName(ibm_name("Elsewhere"))]), False)]}, 3),
+    ({"extensions": [(x509.DeltaCRLIndicator(1), True)]}, 3),
+    ({"extensions": [_idp(ca_only=True)]}, 3),            # the signing key is no CA
+    ({"extensions": [_idp(uri="http://127.0.0.1:9/other.crl")]}, 3),  # another partition
+])
+def test_chain_crl_out_of_scope(p: PkiSet, kwargs: dict[str, object], code: int) -> None:
+    inter_crl = _crl(p.inter, **kwargs)
+    err = chain_error(setup(p, crls=[p.root_crl, inter_crl, p.signing_crl]))
+    assert (err.level, err.code) == (0, code)
+
+
+@pytest.mark.parametrize("extension", [
+    (x509.CRLNumber(7), False),
+    _idp(uri="http://127.0.0.1:9/inter.crl"),   # the signing key's own distribution point
+    _idp(user_only=True),
+])
+def test_chain_crl_in_scope(p: PkiSet, extension: tuple[x509.ExtensionType, bool]) -> None:
+    inter_crl = _crl(p.inter, extensions=[extension])
+    v = setup(p, crls=[p.root_crl, inter_crl, p.signing_crl]).verifier()
+    assert hkd_check(v, p.host.cert) == "ok"
+
+
+def test_revoked_signing_key_not_hidden_by_another_partition(p: PkiSet) -> None:
+    """The partition that covers the signing key lists it; a CRL of another partition
+    (not listing it) must not make it look unrevoked."""
+    serial = p.signing_revoked.cert.serial_number
+    signing = pki.issue(p.inter, ibm_name(SIGNING_UNIT),
+                        CertSpec(serial=serial, dist_points=["http://127.0.0.1:9/part1.crl"]),
+                        key=p.signing.key)
+    other = _crl(p.inter, extensions=[_idp(uri="http://127.0.0.1:9/part2.crl")])
+    err = chain_error(setup(p, signing=signing, crls=[p.root_crl, other, p.signing_crl]))
+    assert (err.level, err.code) == (0, 3)
+    mine = _crl(p.inter, revoked=[serial], extensions=[_idp(uri="http://127.0.0.1:9/part1.crl")])
+    err = chain_error(setup(p, signing=signing, crls=[p.root_crl, other, mine, p.signing_crl]))
+    assert (err.level, err.code) == (0, 23)
+
+
+def test_chain_crl_signed_with_sha1(p: PkiSet) -> None:
+    issuer = Entity(p.inter.cert, rsa.generate_private_key(65537, 2048))
+    rsa_inter = pki.issue(p.root, p.inter.name, CertSpec(ca=True), key=issuer.key)
+    weak = x509.load_der_x509_crl(pki.resign_sha1_rsa(pki.make_crl(rsa_inter), rsa_inter.key))
+    source = SourcedCert(rsa_inter.cert, "inter.crt")
+    assert signed_by(weak, rsa_inter.cert)  # a genuine signature, only the digest is weak
+    problem = chain_crl_problem(SourcedCrl(weak, "weak.crl"), p.signing.cert, source, NOW)
+    assert problem is not None and "sha1" in problem[1].lower()
+    assert chain_crl_problem(SourcedCrl(pki.make_crl(rsa_inter), "ok.crl"), p.signing.cert,
+                             source, NOW) is None
+
+
+# --- certificates of the chain ----------------------------------------------------------------
+
+def test_critical_distribution_points_are_unhandled(p: PkiSet) -> None:
+    dps = x509.CRLDistributionPoints([x509.DistributionPoint(
+        [x509.UniformResourceIdentifier("http://127.0.0.1:9/inter.crl")], None, None, None)])
+    signing = pki.issue(p.inter, ibm_name(SIGNING_UNIT), CertSpec(extra_extensions=[(dps, True)]),
+                        key=p.signing.key)
+    err = chain_error(setup(p, signing=signing))
+    assert (err.level, err.code) == (0, 34)
+
+
+def test_signing_key_expires_at_not_after(p: PkiSet) -> None:
+    signing = pki.issue(p.inter, ibm_name(SIGNING_UNIT),
+                        CertSpec(not_before=NOW - 9 * DAY, not_after=NOW), key=p.signing.key)
+    err = chain_error(setup(p, signing=signing))
+    assert (err.level, err.code) == (0, 10)
+    later = pki.issue(p.inter, ibm_name(SIGNING_UNIT),
+                      CertSpec(not_before=NOW - 9 * DAY, not_after=NOW + dt.timedelta(seconds=1)),
+                      key=p.signing.key)
+    setup(p, signing=later).verifier()
+
+
+def test_naive_time_is_refused(p: PkiSet) -> None:
+    s = setup(p)
+    naive = NOW.replace(tzinfo=None)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        HostKeyVerifier(s.verifier().signing_key, [], s.verifier().crls, s.verifier().anchors,
+                        None, naive)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        validate_chain(SourcedCert(p.signing.cert, "s"), [], s.verifier().anchors,
+                       s.verifier().crls, naive)
+    # an aware time in another zone is the same instant
+    other_zone = NOW.astimezone(dt.timezone(dt.timedelta(hours=-5)))
+    v = s.verifier()
+    assert HostKeyVerifier(v.signing_key, v.chain, v.crls, v.anchors, None, other_zone).now == NOW
+
+
+def test_dsa_signature_under_an_rsa_algorithm_identifier() -> None:
+    """The outer algorithm must match the issuer's key type: a DSA signature labelled
+    sha256WithRSAEncryption is not a valid signature."""
+    key = dsa.generate_private_key(1024)
+    name = ibm_name("DSA CA")
+    builder = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+               .public_key(key.public_key()).serial_number(1)
+               .not_valid_before(NOW - DAY).not_valid_after(NOW + DAY))
+    cert = builder.sign(key, hashes.SHA256())
+    assert signed_by(cert, cert)
+    dsa_sha256 = bytes.fromhex("060960864801650304030 2".replace(" ", ""))
+    raw = pki.der(cert)
+    assert raw.count(dsa_sha256) == 2
+    outer = raw.rindex(dsa_sha256)
+    relabelled = raw[:outer] + pki.SHA256_WITH_RSA + raw[outer + len(dsa_sha256):]
+    forged = x509.load_der_x509_certificate(relabelled)
+    assert forged.tbs_certificate_bytes == cert.tbs_certificate_bytes
+    assert not signed_by(forged, cert)
+
+
+# --- host-key documents and their CRLs ---------------------------------------------------------
+
+def test_document_with_another_curve(p: PkiSet) -> None:
+    for curve in (ec.SECP384R1(), ec.SECP256R1()):
+        doc = pki.issue(p.signing, pki.HOST_SUBJECT, host_spec(), key=pki.ec_key(curve))
+        assert hkd_check(setup(p).verifier(), doc.cert) == "key-type"
+    assert hkd_check(setup(p).verifier(), p.host.cert) == "ok"
+
+
+def test_document_signed_with_sha1(p: PkiSet, rsa_signing: Entity) -> None:
+    doc = pki.issue(rsa_signing, pki.HOST_SUBJECT, host_spec(hash_algorithm=hashes.SHA256()),
+                    key=p.host_key)
+    weak = x509.load_der_x509_certificate(pki.resign_sha1_rsa(doc.cert, rsa_signing.key))
+    crl = pki.make_crl(rsa_signing)
+    v = setup(p, signing=rsa_signing, crls=[p.root_crl, p.inter_crl, crl]).verifier()
+    assert hkd_check(v, doc.cert) == "ok"
+    assert signed_by(weak, rsa_signing.cert)
+    with pytest.raises(TrustError) as info:
+        v.verify(weak, "weak.crt")
+    assert info.value.check == "signature" and "sha1" in str(info.value).lower()
+
+
+def test_document_crl_signed_with_sha1(p: PkiSet, rsa_signing: Entity) -> None:
+    doc = pki.issue(rsa_signing, pki.HOST_SUBJECT, host_spec(), key=p.host_key)
+    weak = x509.load_der_x509_crl(pki.resign_sha1_rsa(pki.make_crl(rsa_signing), rsa_signing.key))
+    v = setup(p, signing=rsa_signing, crls=[p.root_crl, p.inter_crl, weak]).verifier()
+    with pytest.raises(TrustError) as info:
+        v.verify(doc.cert, "doc.crt")
+    assert info.value.check == "no-crl"
+    assert any("sha1" in line.lower() for line in info.value.details)
+
+
+@pytest.mark.parametrize(("kwargs", "expected"), [
+    ({"extensions": [(x509.DeltaCRLIndicator(1), True)]}, "no-crl"),
+    ({"extensions": [_idp(ca_only=True)]}, "no-crl"),
+    ({"extensions": [(x509.UnrecognizedExtension(UNKNOWN, b"\x05\x00"), True)]}, "no-crl"),
+    ({"revoked": [555], "entry_extensions": [
+        (x509.UnrecognizedExtension(UNKNOWN, b"\x05\x00"), True)]}, "no-crl"),
+    ({"revoked": [555], "entry_extensions": [
+        (x509.CertificateIssuer([x509.DirectoryName(ibm_name("Elsewhere"))]), False)]}, "no-crl"),
+    ({"extensions": [_idp(user_only=True)]}, "ok"),
+    ({"extensions": [_idp(uri="http://example.invalid/any-name.crl")]}, "ok"),  # name not compared
+    ({"extensions": [(x509.CRLNumber(9), False)]}, "ok"),
+])
+def test_document_crl_scope(p: PkiSet, kwargs: dict[str, object], expected: str) -> None:
+    crl = _crl(p.signing, **kwargs)
+    v = setup(p, crls=[p.root_crl, p.inter_crl, crl]).verifier()
+    assert hkd_check(v, p.host.cert) == expected
+
+
+def test_only_a_delta_crl_does_not_hide_a_revocation(p: PkiSet) -> None:
+    """The base CRL lists the document; a delta CRL alone must not vouch for it."""
+    delta = _crl(p.signing, revoked=[], extensions=[(x509.DeltaCRLIndicator(1), True)])
+    problem = hkd_crl_problem(SourcedCrl(delta, "delta.crl"), p.signing.cert, NOW,
+                              p.host_revoked.cert)
+    assert problem == "is a delta CRL"
+    v = setup(p, crls=[p.root_crl, p.inter_crl, delta, p.signing_crl]).verifier()
+    assert hkd_check(v, p.host_revoked.cert) == "revoked"
+
+
+def test_setup_is_a_valid_baseline(p: PkiSet, rsa_signing: Entity) -> None:
+    """Guards the tests above: without the defect each set-up verifies."""
+    assert hkd_check(setup(p).verifier(), p.host.cert) == "ok"
+    s = dataclasses.replace(setup(p), signing=rsa_signing,
+                            crls=[p.root_crl, p.inter_crl, pki.make_crl(rsa_signing)])
+    doc = pki.issue(rsa_signing, pki.HOST_SUBJECT, host_spec(), key=p.host_key)
+    assert hkd_check(s.verifier(), doc.cert) == "ok"
