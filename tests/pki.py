@@ -276,6 +276,6 @@ def resign_sha1_rsa(obj: x509.Certificate | x509.CertificateRevocationList,
                else x509.load_der_x509_crl(raw))
     tbs = (patched.tbs_certificate_bytes if isinstance(patched, x509.Certificate)
            else patched.tbs_certlist_bytes)
-    signature = key.sign(tbs, padding.PKCS1v15(), hashes.SHA1())
+    signature: bytes = key.sign(tbs, padding.PKCS1v15(), hashes.SHA1())
     assert len(signature) == len(patched.signature)
     return raw[:-len(signature)] + signature
