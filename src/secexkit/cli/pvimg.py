@@ -9,6 +9,7 @@ import argparse
 import contextlib
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -34,13 +35,14 @@ from ._common import (
     EXIT_ERROR,
     EXIT_OK,
     ArgumentParser,
+    StoreOnce,
     add_list_option,
     add_verbosity,
     read_file,
     run,
     write_stdout,
 )
-from ._hostkeys import add_host_key_options, load_host_keys
+from ._hostkeys import add_host_key_options, check_host_key_options, load_host_keys
 
 log = logging.getLogger("secexkit.cli")
 
@@ -48,16 +50,6 @@ SYS_UV_KEYS_ALL = "/sys/firmware/uv/keys/all"
 UV_KEY_HASH_COUNT = 15
 #: show a progress bar on a terminal when the inputs are larger than this
 PROGRESS_THRESHOLD = 4 << 20
-
-
-class _StoreOnce(argparse.Action):
-    """A single-valued option that may not be given twice."""
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: Any, option_string: str | None = None) -> None:
-        if getattr(namespace, self.dest, None) is not None:
-            raise UsageError(f"the argument '{option_string}' cannot be used multiple times")
-        setattr(namespace, self.dest, values)
 
 
 def _merge_verbosity(args: argparse.Namespace) -> argparse.Namespace:
@@ -75,33 +67,32 @@ class _Parser(ArgumentParser):
 
 
 def _late_verbosity(parser: argparse.ArgumentParser) -> None:
-    """-v/-q after the sub-command too (counts add to those before it)."""
-    parser.add_argument("-v", "--verbose", dest="sub_verbose", action="count",
-                        default=argparse.SUPPRESS, help="more messages (repeatable)")
-    parser.add_argument("-q", "--quiet", dest="sub_quiet", action="count",
-                        default=argparse.SUPPRESS, help="fewer messages (repeatable)")
+    """-v/-q/-V after the sub-command too (counts add to those before it)."""
+    add_verbosity(parser, dest_prefix="sub_", default=argparse.SUPPRESS)
 
 
 def add_create_options(parser: argparse.ArgumentParser) -> None:
     inputs = parser.add_argument_group("components")
     inputs.add_argument("-i", "--kernel", "--image", dest="kernel", metavar="FILE",
-                        action=_StoreOnce, help="raw s390x Linux kernel (required)")
-    inputs.add_argument("-r", "--ramdisk", metavar="FILE", action=_StoreOnce,
+                        action=StoreOnce, help="raw s390x Linux kernel (required)")
+    inputs.add_argument("-r", "--ramdisk", metavar="FILE", action=StoreOnce,
                         help="initial ramdisk")
-    inputs.add_argument("-p", "--parmfile", metavar="FILE", action=_StoreOnce,
+    inputs.add_argument("-p", "--parmfile", metavar="FILE", action=StoreOnce,
                         help="kernel command line")
-    parser.add_argument("-o", "--output", metavar="FILE", action=_StoreOnce,
+    parser.add_argument("-o", "--output", metavar="FILE", action=StoreOnce,
                         help="the Secure Execution image to write (required)")
     add_host_key_options(parser)
     parser.add_argument("--no-component-check", action="store_true",
                         help="do not check the kernel and the command line")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     keys = parser.add_argument_group("keys")
-    keys.add_argument("--cck", "--comm-key", dest="cck", metavar="FILE",
+    keys.add_argument("--cck", "--comm-key", dest="cck", metavar="FILE", action=StoreOnce,
                       help="32-byte customer communication key (default: random)")
     keys.add_argument("--hdr-key", "--x-header-key", dest="hdr_key", metavar="FILE",
+                      action=StoreOnce,
                       help="32-byte SE header protection key (default: random)")
     keys.add_argument("--image-key", "--x-comp-key", dest="image_key", metavar="FILE",
+                      action=StoreOnce,
                       help="64-byte AES-XTS key of the components (default: random)")
     flags = parser.add_argument_group("header flags (dumping is disabled by default)")
     for suffix, _, _, _ in image_flags.FLAG_OPTIONS:
@@ -115,10 +106,9 @@ def add_create_options(parser: argparse.ArgumentParser) -> None:
                           const=False, default=None,
                           help=f"do not allow {what}" + ("" if default else " (default)"))
     hidden = argparse.SUPPRESS
-    parser.add_argument("--x-bootloader-directory", metavar="DIR", help=hidden)
-    parser.add_argument("--x-psw", metavar="ADDRESS", help=hidden)
-    parser.add_argument("--x-pcf", metavar="HEX", help=hidden)
-    parser.add_argument("--x-scf", metavar="HEX", help=hidden)
+    for name, metavar in (("--x-bootloader-directory", "DIR"), ("--x-psw", "ADDRESS"),
+                          ("--x-pcf", "HEX"), ("--x-scf", "HEX")):
+        parser.add_argument(name, metavar=metavar, action=StoreOnce, help=hidden)
 
 
 _FLAG_HELP = {
@@ -149,14 +139,14 @@ def build_parser() -> ArgumentParser:
                                description="Show the Secure Execution header of an image.")
     info.add_argument("input", nargs="?", metavar="INPUT",
                       help="SE image or extracted SE header")
-    info.add_argument("--format", metavar="FORMAT",
+    info.add_argument("--format", metavar="FORMAT", action=StoreOnce,
                       help="text, text:full, json, json:pretty, json:minify "
                            "(default: text on a terminal, else json)")
-    info.add_argument("--hdr-key", "--key", dest="hdr_key", metavar="FILE",
+    info.add_argument("--hdr-key", "--key", dest="hdr_key", metavar="FILE", action=StoreOnce,
                       help="header protection key: authenticate (and decrypt) the header")
     info.add_argument("--show-secrets", action="store_true",
                       help="show the decrypted secrets (needs --hdr-key)")
-    info.add_argument("--print-schema", metavar="FORMAT", choices=("json", "text"),
+    info.add_argument("--print-schema", metavar="FORMAT", choices=("json", "text"), action=StoreOnce,
                       type=str.lower, help="print the JSON schema of the output and exit")
     _late_verbosity(info)
 
@@ -166,7 +156,7 @@ def build_parser() -> ArgumentParser:
     test.add_argument("input", metavar="IMAGE", help="SE image or extracted SE header")
     add_list_option(test, "-k", "--host-key-document", dest="host_key_document",
                     metavar="FILE", default=[], help="host-key documents (not verified)")
-    test.add_argument("--key-hashes", metavar="FILE",
+    test.add_argument("--key-hashes", metavar="FILE", action=StoreOnce,
                       help=f"host key hashes to test (--key-hashes alone: {SYS_UV_KEYS_ALL})")
     _late_verbosity(test)
     commands.add_parser("version", help=argparse.SUPPRESS)
@@ -178,6 +168,9 @@ def build_genprotimg_parser() -> ArgumentParser:
                             description="Create a Secure Execution boot image (= pvimg create).")
     add_verbosity(parser)
     parser.add_argument("--version", action="store_true", help="print the version and exit")
+    # the reference's deprecated help options
+    parser.add_argument("--help-all", "--help-experimental", action="help",
+                        help=argparse.SUPPRESS)
     add_create_options(parser)
     return parser
 
@@ -185,15 +178,16 @@ def build_genprotimg_parser() -> ArgumentParser:
 # ---------------------------------------------------------------- create
 
 
+_HEX_U64 = re.compile(r"(?:0[xX])?([0-9a-fA-F]{1,16})")
+
+
 def _parse_u64(value: str, option: str) -> int:
-    text = value.strip().lower().removeprefix("0x")
-    try:
-        if not 0 < len(text) <= 16:
-            raise ValueError
-        return int(text, 16)
-    except ValueError:
+    """1 to 16 ASCII hex digits, optionally after ``0x`` (no sign, space or ``_``)."""
+    match = _HEX_U64.fullmatch(value)
+    if match is None:
         raise UsageError(f"invalid value '{value}' for '--{option}': "
-                         "expected up to 16 hex digits") from None
+                         "expected up to 16 hex digits")
+    return int(match.group(1), 16)
 
 
 def _check_create_options(args: argparse.Namespace) -> dict[str, bool]:
@@ -218,6 +212,7 @@ def _check_create_options(args: argparse.Namespace) -> dict[str, bool]:
     if args.image_key is not None and chosen.get("image-encryption") is False:
         raise UsageError("the argument '--image-key' cannot be used with "
                          "'--disable-image-encryption'")
+    check_host_key_options(args)
     args.x_pcf = None if args.x_pcf is None else _parse_u64(args.x_pcf, "x-pcf")
     args.x_scf = None if args.x_scf is None else _parse_u64(args.x_scf, "x-scf")
     args.x_psw = None if args.x_psw is None else _parse_u64(args.x_psw, "x-psw")
@@ -315,10 +310,14 @@ def _parse_format(value: str | None) -> tuple[str, str]:
 
 def _open_header(path: str) -> Any:
     try:
-        with open(path, "rb") as stream:
-            return image_info.load_se_header(stream, path)
+        stream = open(path, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise InputError(f"Cannot open `{path}`: {exc.strerror or exc}") from None
+    with stream:
+        try:
+            return image_info.load_se_header(stream, path)
+        except OSError as exc:
+            raise InputError(f"Cannot read `{path}`: {exc.strerror or exc}") from None
 
 
 def _info(args: argparse.Namespace) -> int:

@@ -180,6 +180,8 @@ def parse_se_header(data: bytes) -> SeHeader:
 
 
 def _read_at(stream: BinaryIO, offset: int, size: int) -> bytes:
+    if offset >= 1 << 63:  # a u64 from the image metadata, beyond any file (seek would raise)
+        return b""
     stream.seek(offset)
     return stream.read(size)
 

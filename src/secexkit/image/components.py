@@ -25,7 +25,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Final, Protocol
+from typing import Any, BinaryIO, Final, Protocol
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -167,15 +167,59 @@ def _public_xts(key: bytes, decrypt: bool) -> PageFunction:
     return run
 
 
+#: tweaks of the self-test: zero, small, a carry into the upper half, all ones, and
+#: random-looking ones, so that a stale, cached, truncated or byte-swapped tweak shows
+_PROBE_TWEAKS: Final = (
+    bytes(16),
+    bytes(range(16)),
+    (0x0028_0102_0304_0506 << 64 | 0xFFFF_FFFF_FFFF_F000).to_bytes(16, "big"),
+    b"\xff" * 16,
+    bytes.fromhex("003c9a7e51c2d4e80000000000001000"),
+    bytes(range(16, 32)),
+)
+
+
+def _self_test(fast: PageFunction, batch: BatchFunction, public: PageFunction) -> bool:
+    """Both private paths (single page and batch) give the public API's bytes for every
+    probe tweak, on pages whose content differs."""
+    count = len(_PROBE_TWEAKS)
+    sources = [memoryview(bytes([i]) * 16 + bytes(range(256)) * 15 + bytes(range(240)))
+               for i in range(count)]
+    expected = []
+    for tweak, src in zip(_PROBE_TWEAKS, sources, strict=True):
+        out = bytearray(PAGE_SIZE + 16)
+        public(tweak, src, memoryview(out))
+        expected.append(bytes(out[:PAGE_SIZE]))
+    if len(set(expected)) != count:  # the tweak must matter
+        return False
+    for tweak, src, want in zip(_PROBE_TWEAKS, sources, expected, strict=True):
+        out = bytearray(PAGE_SIZE + 16)
+        fast(tweak, src, memoryview(out))
+        if out[:PAGE_SIZE] != want:
+            return False
+    outs = [bytearray(PAGE_SIZE + 16) for _ in range(count)]
+    batch(list(_PROBE_TWEAKS), sources, [memoryview(o) for o in outs])
+    return all(o[:PAGE_SIZE] == want for o, want in zip(outs, expected, strict=True))
+
+
+def _private_constructor(decrypt: bool) -> Callable[[object, object], Any]:
+    """cryptography's internal ``create_{en,de}cryption_ctx(algorithm, mode)``."""
+    from cryptography.hazmat.bindings._rust import openssl as rust_openssl
+
+    ciphers: Any = rust_openssl.ciphers
+    create: Callable[[object, object], Any] = (ciphers.create_decryption_ctx if decrypt
+                                               else ciphers.create_encryption_ctx)
+    return create
+
+
 def _fast_xts(key: bytes, decrypt: bool) -> PageFunction | None:
     """The same cipher through cryptography's context constructor, without the
     per-call Python validation of ``Cipher``/``XTS`` (about 4x less overhead per
-    page).  Checked against the public API before use; None if unavailable."""
+    page).  Both the single-page and the batch function are checked against the
+    public API for several tweaks before use (ADR 0022); None if unavailable or
+    different."""
     try:
-        from cryptography.hazmat.bindings._rust import openssl as rust_openssl
-
-        create = (rust_openssl.ciphers.create_decryption_ctx if decrypt
-                  else rust_openssl.ciphers.create_encryption_ctx)
+        create = _private_constructor(decrypt)
         algorithm = algorithms.AES(key)
         mode = modes.XTS(bytes(16))
         modes.XTS.validate_for_algorithm(mode, algorithm)
@@ -195,15 +239,11 @@ def _fast_xts(key: bytes, decrypt: bool) -> PageFunction | None:
                 context.update_into(src, dst)
                 context.finalize()
 
-        run.batch = run_batch  # type: ignore[attr-defined]
-        probe = memoryview(bytes(range(256)) * 16)
-        tweak = bytes(range(16))
-        fast_out = bytearray(PAGE_SIZE + 16)
-        public_out = bytearray(PAGE_SIZE + 16)
-        run(tweak, probe, memoryview(fast_out))
-        _public_xts(key, decrypt)(tweak, probe, memoryview(public_out))
-        if fast_out[:PAGE_SIZE] != public_out[:PAGE_SIZE]:
+        if not _self_test(run, run_batch, _public_xts(key, decrypt)):
+            log.info("cryptography's cipher context differs from its public API; "
+                        "using the public API (slower)")
             return None
+        run.batch = run_batch  # type: ignore[attr-defined]
         return run
     except Exception:  # any incompatibility: use the public API
         log.debug("fast XTS path unavailable, using the public cryptography API")

@@ -7,6 +7,7 @@ included); the text form mirrors the reference's human-readable output.
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import socket
 import time
@@ -27,6 +28,11 @@ def load_se_header(stream: BinaryIO, source: str) -> SeHeader:
     try:
         offset = find_se_header_offset(stream)
     except FormatError:
+        raise FormatError(f"No Secure Execution header found in `{source}`") from None
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+        # the image metadata names an offset beyond what the file system allows
         raise FormatError(f"No Secure Execution header found in `{source}`") from None
     stream.seek(offset)
     start = stream.read(16)

@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 class AtomicOutput:
     def __init__(self, path: str | os.PathLike[str], *, overwrite: bool = False,
                  sync: bool = True) -> None:
+        self.given = os.fspath(path)
+        # Path() drops a trailing slash: "new/" would silently become the file "new"
+        self._names_directory = self.given.endswith(("/", os.sep))
         self.path = Path(path)
         self.sync = sync
         self.part = self.path.with_name(self.path.name + ".part")
@@ -33,7 +36,9 @@ class AtomicOutput:
     def check_target(self) -> None:
         """Fail early (before any work) if the output exists and may not be replaced."""
         if self.path.is_dir():
-            raise InputError(f"Cannot write `{self.path}`: it is a directory")
+            raise InputError(f"Cannot write `{self.given}`: it is a directory")
+        if self._names_directory:
+            raise InputError(f"Cannot write `{self.given}`: a file name cannot end with '/'")
         if not self.overwrite and os.path.lexists(self.path):
             raise InputError(f"Output `{self.path}` already exists (use --overwrite to replace it)")
 
