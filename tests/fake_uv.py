@@ -19,7 +19,7 @@ from secexkit.errors import SecexError
 from secexkit.formats.request import SecretType, parse_request
 from secexkit.formats.secret_list import LIST_ENTRY, LIST_HEADER, SecretEntry
 from secexkit.request import open_request
-from secexkit.uv import IOCTL_CB, UvIoctl
+from secexkit.uv import DEVICE_INFO, IOCTL_CB, RETRIEVE_ARGUMENT, UvIoctl
 
 _RETRIEVABLE = {3, 4, 5, 6, 7, 8, 9, 10, 0x11, 0x12, 0x13, 0x14, 0x15}
 
@@ -74,7 +74,8 @@ class FakeUltravisor:
         if nr == UvIoctl.INFO:
             if self.info is None:
                 raise OSError(errno.ENOTTY, "Inappropriate ioctl for device")
-            return 1, 0, self.info[0].to_bytes(8, "big") + self.info[1].to_bytes(8, "big")
+            return 1, 0, DEVICE_INFO.pack({"supp_uvio_cmds": self.info[0],
+                                           "supp_uv_cmds": self.info[1]})
         if nr == UvIoctl.LIST_SECRETS:
             if self.max_list_bytes is not None and len(arg) > self.max_list_bytes:
                 raise OSError(errno.EINVAL, "Invalid argument")
@@ -110,7 +111,7 @@ class FakeUltravisor:
             self.store(parsed.secret_type, parsed.secret_id, payload)
             return 1, 0, None
         if nr == UvIoctl.RETRIEVE_SECRET:
-            index = int.from_bytes(arg[:2], "big")
+            index = RETRIEVE_ARGUMENT.get_int(arg, "index")
             if not self.secrets:
                 return 0x10F, 0, None
             match = [s for s in self.secrets if s.entry.index == index]

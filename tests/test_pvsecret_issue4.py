@@ -260,8 +260,9 @@ def test_ec_and_signing_keys_of_wrong_type(
     out.parent.mkdir()
     code, _, err = create(capsysbinary, host[0], hdr, out, "--user-sign-key", key, "meta")
     assert code == 1
+    held = "an EC secp256k1 key" if "ec" in name else "an RSA 4096-bit key"
     assert err == ("error: Unsupported user data signing key provided. Only EC(secp521r1) and "
-                   "RSA(2048 & 3072 bit) are supported\n")
+                   f"RSA(2048 & 3072 bit) are supported (`{key}` holds {held})\n")
     code, _, err = create(capsysbinary, host[0], hdr, out, "retr", "n", "--secret", key, "--type", "ec")
     assert code == 1
     expected = "Is: secp256k1;" if "ec" in name else "Is: undefined"
@@ -280,7 +281,7 @@ def test_user_data_too_large(
                           vectors / "keys" / "rsa2048key.pem", "meta")
     assert code == 1
     assert err == ("error: Invalid RSA 2048 signed user-data for signing provided. "
-                   "Max 256 bytes allowed\n")
+                   f"Max 256 bytes allowed (`{data}` has 300 bytes)\n")
     data.write_bytes(b"u" * 513)
     code, _, err = create(capsysbinary, host[0], hdr, out, "--user-data", data, "meta")
     assert code == 1 and "Max 512 bytes allowed" in err

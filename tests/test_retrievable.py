@@ -160,7 +160,7 @@ def test_ec_rejected(vectors: Path) -> None:
         retrievable_secret("k", "ec", _der(x25519.X25519PrivateKey.generate()))
     with pytest.raises(InputError) as err:
         retrievable_secret("k", "ec", b"garbage", source="key.bin")
-    assert str(err.value) == "Cannot read key.bin as EC PRIVATE KEY from PEM or DER"
+    assert str(err.value) == "Cannot read key.bin as EC PRIVATE KEY from PEM or DER: no private key found"
 
 
 def test_use_name_and_kinds() -> None:

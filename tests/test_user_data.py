@@ -148,11 +148,13 @@ def _ec_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP521R1())
 
 
-@pytest.mark.parametrize("name", ["rsa4096key.pem", "ecsecp256k1.pem"])
-def test_unsupported_signing_keys(vectors: Path, name: str) -> None:
+@pytest.mark.parametrize(("name", "held"), [("rsa4096key.pem", "an RSA 4096-bit key"),
+                                           ("ecsecp256k1.pem", "an EC secp256k1 key")])
+def test_unsupported_signing_keys(vectors: Path, name: str, held: str) -> None:
     with pytest.raises(InputError) as err:
         load_signing_key((vectors / "keys" / name).read_bytes(), name)
-    assert str(err.value) == UNSUPPORTED_SIGNING_KEY
+    # the reference's text, then which file holds what
+    assert str(err.value) == f"{UNSUPPORTED_SIGNING_KEY} (`{name}` holds {held})"
 
 
 def test_signing_key_kinds(vectors: Path) -> None:

@@ -18,18 +18,21 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from .errors import InputError
+from .formats._layout import Layout, u
 from .formats.request import SecretType
 from .guest_secret import GuestSecret, secret_id_from_name
 from .secret import SecretBytes
 
 __all__ = [
     "MAX_PLAINTEXT_SIZE",
+    "PLAINTEXT_FRAME",
     "RETRIEVABLE_TYPES",
     "RetrievableKind",
     "aes_payload",
     "aes_xts_payload",
     "ec_payload",
     "hmac_sha_payload",
+    "plaintext_from_payload",
     "plaintext_payload",
     "retrievable_secret",
 ]
@@ -41,6 +44,11 @@ MAX_RETRIEVE_SIZE: Final = 0x2000
 #: plaintext input limit: the payload carries a 2-byte length first
 MAX_PLAINTEXT_SIZE: Final = MAX_RETRIEVE_SIZE - 2
 _BLOCK: Final = 16
+
+#: A plaintext secret as the ultravisor stores and returns it: this 2-byte
+#: length, the data, zero padding to a multiple of 16 (writer: create,
+#: reader: retrieve).
+PLAINTEXT_FRAME = Layout("plaintext secret frame", 2, [u("length", 0, 2)])
 
 #: secret types a guest can retrieve
 RETRIEVABLE_TYPES: Final = frozenset(
@@ -96,13 +104,30 @@ def plaintext_payload(data: bytes) -> bytes:
     """``u16 length || data || zero padding`` to a multiple of 16 (0..8190 bytes of data)."""
     if len(data) > MAX_PLAINTEXT_SIZE:
         raise _size_error("PLAINTEXT", len(data), f"less than {MAX_RETRIEVE_SIZE}")
-    framed = len(data).to_bytes(2, "big") + data
+    framed = PLAINTEXT_FRAME.pack({"length": len(data)}) + data
     return framed.ljust(-(-len(framed) // _BLOCK) * _BLOCK, b"\0")
 
 
 _AES_TYPES: Final = {128: SecretType.AES_128, 192: SecretType.AES_192, 256: SecretType.AES_256}
 _XTS_TYPES: Final = {128: SecretType.AES_XTS_128, 256: SecretType.AES_XTS_256}
 _HMAC_TYPES: Final = {256: SecretType.HMAC_SHA_256, 512: SecretType.HMAC_SHA_512}
+
+
+def plaintext_from_payload(buffer: bytes) -> bytes | None:
+    """The data of a well-formed plaintext frame, or ``None`` if ``buffer`` is not one.
+
+    Well-formed: length <= 8190, the data fits, fewer than 16 padding bytes
+    and all of them zero (the reference's rule for retrieved plaintext).
+    """
+    if len(buffer) < PLAINTEXT_FRAME.size:
+        return None
+    size = PLAINTEXT_FRAME.get_int(buffer, "length")
+    end = PLAINTEXT_FRAME.size + size
+    if size > MAX_PLAINTEXT_SIZE or end > len(buffer) or len(buffer) - end >= _BLOCK:
+        return None
+    if any(buffer[end:]):
+        return None
+    return buffer[PLAINTEXT_FRAME.size : end]
 
 
 def aes_payload(data: bytes) -> tuple[SecretType, bytes]:
@@ -153,19 +178,36 @@ _ED448_SIZE: Final = 64
 _OPENSSL_NAMES: Final = {"secp192r1": "prime192v1"}
 
 
+def _not_a_private_key(data: bytes) -> str:
+    """Why ``data`` is no (unencrypted) private key, for the end of an error line."""
+    if not data.strip():
+        return "the file is empty"
+    if b"-----BEGIN" in data:
+        if b"ENCRYPTED" in data:
+            return "the key is encrypted; provide an unencrypted key"
+        if b"CERTIFICATE-----" in data:
+            return "it holds a certificate, not a private key"
+        if b"PUBLIC KEY-----" in data:
+            return "it holds a public key, not a private key"
+    return "no private key found"
+
+
 def load_private_key(data: bytes, source: str, what: str) -> PrivateKeyTypes:
-    """A private key from DER, else PEM (unencrypted)."""
+    """A private key from DER, else PEM (unencrypted PKCS#8 or traditional).
+
+    Errors keep the reference's text and add why the file is not usable.
+    """
     for loader in (serialization.load_der_private_key, serialization.load_pem_private_key):
         try:
             return loader(data, None)
-        except TypeError:
+        except TypeError:  # encrypted (PEM or DER PKCS#8): no password is asked for
             raise InputError(
-                f"Cannot read {source} as {what} from PEM or DER",
-                "the key is encrypted; provide an unencrypted key",
+                f"Cannot read {source} as {what} from PEM or DER: "
+                "the key is encrypted; provide an unencrypted key"
             ) from None
         except (ValueError, UnsupportedAlgorithm):
             continue
-    raise InputError(f"Cannot read {source} as {what} from PEM or DER")
+    raise InputError(f"Cannot read {source} as {what} from PEM or DER: {_not_a_private_key(data)}")
 
 
 def ec_payload(key: PrivateKeyTypes) -> tuple[SecretType, bytes]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import enum
-import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Final
@@ -21,7 +20,7 @@ from .errors import FormatError, InputError
 from .formats.request import SecretType, secret_type_name
 from .formats.secret_list import SecretEntry, SecretList
 from .guest_secret import format_secret_id, secret_id_from_name
-from .retrievable import MAX_PLAINTEXT_SIZE, RETRIEVABLE_TYPES
+from .retrievable import RETRIEVABLE_TYPES, plaintext_from_payload
 from .secret import SecretBytes
 from .secret_yaml_reader import Yaml12Loader, parse_secret_id, parse_secret_info
 from .uv import UvDevice, list_secrets, retrieve_secret
@@ -40,7 +39,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _PEM_LINE: Final = 64
-_BLOCK: Final = 16
 
 
 class InputFormat(enum.StrEnum):
@@ -90,17 +88,19 @@ def selector_from_input(inform: InputFormat | str, value: str, yaml_text: bytes 
 
 def _hex_id(value: str) -> bytes:
     """The argument is a YAML scalar (plain or quoted) holding ``0x`` + 64 hex digits."""
+    shown = value if len(value) <= 80 else value[:77] + "..."
+    problem = "expected '0x' followed by 64 hex digits"
     try:
         node = yaml.compose(value, Loader=Yaml12Loader)
     except yaml.YAMLError:
         node = None
-    if not isinstance(node, yaml.ScalarNode):
-        raise InputError("Cannot parse SecretId information",
-                         "expected '0x' followed by 64 hex digits")
-    try:
-        return parse_secret_id(str(node.value))
-    except FormatError as exc:
-        raise InputError("Cannot parse SecretId information", str(exc), *exc.details) from None
+    if isinstance(node, yaml.ScalarNode):
+        try:
+            return parse_secret_id(str(node.value))
+        except FormatError as exc:
+            if "not a hex string" in str(exc):
+                problem = "not a hex string"
+    raise InputError(f"Cannot parse SecretId information from {shown!r}: {problem}")
 
 
 def _ascii_text(secret_id: bytes) -> str | None:
@@ -123,7 +123,7 @@ def find_entry(secrets: SecretList, selector: SecretSelector) -> SecretEntry:
         matches = secrets.find(selector.secret_id)
         text = _ascii_text(selector.secret_id)
         if not matches and text is not None:
-            matches = secrets.find(hashlib.sha256(text.encode("ascii")).digest())
+            matches = secrets.find(secret_id_from_name(text))
         if matches:
             if len(matches) > 1:
                 log.warning(
@@ -155,15 +155,9 @@ class RetrievedSecret:
 def interpret_retrieved(secret_type: int, raw: SecretBytes) -> RetrievedSecret:
     """Strip the plaintext frame when it is intact; otherwise keep the bytes as they are."""
     if secret_type == SecretType.PLAINTEXT:
-        buf = raw.reveal()
-        size = int.from_bytes(buf[:2], "big") if len(buf) >= 2 else -1
-        if (
-            0 <= size <= MAX_PLAINTEXT_SIZE
-            and size + 2 <= len(buf)
-            and len(buf) - (size + 2) < _BLOCK
-            and not any(buf[size + 2 :])
-        ):
-            return RetrievedSecret(secret_type, SecretBytes(buf[2 : size + 2]))
+        data = plaintext_from_payload(raw.reveal())
+        if data is not None:
+            return RetrievedSecret(secret_type, SecretBytes(data))
         return RetrievedSecret(secret_type, raw)
     if secret_type not in RETRIEVABLE_TYPES:
         log.warning(

@@ -10,14 +10,13 @@ module provides the signer and the verifier.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
-from typing import Final
+from typing import BinaryIO, Final
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import (
     PrivateKeyTypes,
@@ -34,6 +33,7 @@ from .formats.request import (
     check_request_frame,
 )
 from .request import UserData, UserDataSigner
+from .retrievable import load_private_key
 
 __all__ = [
     "EC_USER_DATA",
@@ -44,6 +44,7 @@ __all__ = [
     "load_verification_certificate",
     "make_user_data",
     "policy_reference",
+    "policy_reference_from_stream",
     "signer_for",
     "user_data_type_for_key",
     "verify_request_user_data",
@@ -121,32 +122,19 @@ def load_signing_key(data: bytes, source: str) -> SigningKey:
     Keys other than EC secp521r1, RSA-2048 and RSA-3072 are rejected with the
     reference's message.
     """
-    key: PrivateKeyTypes | None = None
-    for loader in (serialization.load_der_private_key, serialization.load_pem_private_key):
-        try:
-            key = loader(data, None)
-            break
-        except TypeError:
-            raise InputError(
-                f"Cannot read {source} as private key from PEM or DER",
-                "the key is encrypted; provide an unencrypted key",
-            ) from None
-        except (ValueError, UnsupportedAlgorithm):
-            continue
-    if key is None:
-        raise InputError(f"Cannot read {source} as private key from PEM or DER")
+    key = load_private_key(data, source, "private key")
     if user_data_type_for_key(key) is None:
-        raise InputError(UNSUPPORTED_SIGNING_KEY, f"key from {source}: {_key_summary(key)}")
+        raise InputError(f"{UNSUPPORTED_SIGNING_KEY} (`{source}` holds {_key_summary(key)})")
     assert isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey)
     return key
 
 
 def _key_summary(key: PrivateKeyTypes | PublicKeyTypes) -> str:
     if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
-        return f"EC {key.curve.name}"
+        return f"an EC {key.curve.name} key"
     if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
-        return f"RSA {key.key_size} bit"
-    return type(key).__name__
+        return f"an RSA {key.key_size}-bit key"
+    return f"an {type(key).__name__.removesuffix('PrivateKey').removesuffix('PublicKey')} key"
 
 
 def load_verification_certificate(data: bytes, source: str) -> VerificationKey:
@@ -164,7 +152,8 @@ def load_verification_certificate(data: bytes, source: str) -> VerificationKey:
         except ValueError:
             cert = None
     if cert is None:
-        raise InputError(f"{source}: File does not contain a X509 certificate")
+        hint = " (it holds a private key)" if b"PRIVATE KEY-----" in data else ""
+        raise InputError(f"{source}: File does not contain a X509 certificate{hint}")
     try:
         key = cert.public_key()
     except (ValueError, UnsupportedAlgorithm) as exc:
@@ -172,7 +161,10 @@ def load_verification_certificate(data: bytes, source: str) -> VerificationKey:
             f"{source}: the certificate's public key cannot be read", str(exc)
         ) from None
     if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
-        raise InputError(f"{source}: the certificate holds a {type(key).__name__}, not EC or RSA")
+        raise InputError(
+            f"{source}: the certificate holds {_key_summary(key)}; user data is signed with "
+            "EC secp521r1, RSA 2048 or RSA 3072 keys"
+        )
     return key
 
 
@@ -241,16 +233,41 @@ def make_user_data(data: bytes | None, sign_key: SigningKey | None = None) -> Us
 POLICY_HASH_SIZE: Final = 32
 
 
+#: ``PolicyReference`` (unsigned user data of ``--policy``)
+POLICY_REFERENCE = Layout(
+    "policy reference",
+    USER_DATA_SIZE,
+    [raw("hash", 0x000, POLICY_HASH_SIZE), raw("path", POLICY_HASH_SIZE,
+                                               USER_DATA_SIZE - POLICY_HASH_SIZE)],
+)
+
+
+def _policy_user_data(digest: bytes, path: str | bytes) -> bytes:
+    raw_path = path if isinstance(path, bytes) else path.encode("utf-8", "surrogateescape")
+    room = POLICY_REFERENCE["path"].size
+    return POLICY_REFERENCE.pack({"hash": digest, "path": raw_path[:room].ljust(room, b"\0")})
+
+
 def policy_reference(policy: bytes, path: str | bytes) -> tuple[bytes, bytes]:
     """(SHA-256 of the policy file, 512-byte policy-reference user data).
 
     The user data is the hash followed by the path exactly as given (raw
     bytes, truncated to 480 bytes, zero padded).
     """
-    digest = hashlib.sha256(policy).digest()
-    raw_path = path if isinstance(path, bytes) else path.encode("utf-8", "surrogateescape")
-    name = raw_path[: USER_DATA_SIZE - POLICY_HASH_SIZE]
-    return digest, (digest + name).ljust(USER_DATA_SIZE, b"\0")
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(policy)
+    value = digest.finalize()
+    return value, _policy_user_data(value, path)
+
+
+def policy_reference_from_stream(stream: BinaryIO, path: str | bytes,
+                                 chunk: int = 1 << 20) -> tuple[bytes, bytes]:
+    """:func:`policy_reference` for a policy file of any size, read in chunks."""
+    digest = hashes.Hash(hashes.SHA256())
+    while block := stream.read(chunk):
+        digest.update(block)
+    value = digest.finalize()
+    return value, _policy_user_data(value, path)
 
 
 # ---------------------------------------------------------------------------

@@ -28,12 +28,16 @@ from .formats._layout import Layout, u
 from .formats.request import ASRCB_MAGIC, MAX_REQUEST_SIZE, SecretType, parse_request
 from .formats.secret_list import SecretEntry, SecretList, parse_secret_list
 from .guest_secret import format_secret_id
+from .retrievable import MAX_RETRIEVE_SIZE
 from .se_guest import PROT_VIRT_GUEST_PATH, is_se_guest
 from .secret import SecretBytes
 
 __all__ = [
+    "DEVICE_INFO",
     "IOCTL_CB",
+    "MAX_RETRIEVE_SIZE",
     "PROT_VIRT_GUEST_PATH",
+    "RETRIEVE_ARGUMENT",
     "UV_DEVICE_PATH",
     "DeviceIoError",
     "IoctlFunction",
@@ -55,7 +59,6 @@ log = logging.getLogger(__name__)
 UV_DEVICE_PATH: Final = "/dev/uv"
 PAGE_SIZE: Final = 0x1000
 LIST_PAGES: Final = 4
-MAX_RETRIEVE_SIZE: Final = 0x2000
 
 RC_SUCCESS: Final = 0x0001
 RC_MORE_DATA: Final = 0x0100
@@ -72,6 +75,10 @@ IOCTL_CB = Layout(
         u("argument_len", 0x10, 4),
     ],
 )
+
+#: The retrieve-secret argument: the secret's index in its first two bytes on
+#: input; the ultravisor overwrites the whole buffer (at least 2 bytes) with the secret.
+RETRIEVE_ARGUMENT = Layout("retrieve secret argument", 2, [u("index", 0x00, 2)])
 
 #: ``struct uvio_uvdev_info``: two LSB0 bit masks of supported ioctl numbers
 DEVICE_INFO = Layout(
@@ -357,7 +364,7 @@ def retrieve_secret(device: UvDevice, entry: SecretEntry) -> SecretBytes:
             f"The requested size is too large ({entry.length})"
         )
     buffer = bytearray(max(2, entry.length))
-    buffer[:2] = entry.index.to_bytes(2, "big")
+    buffer[: RETRIEVE_ARGUMENT.size] = RETRIEVE_ARGUMENT.pack({"index": entry.index})
     try:
         device.call(UvIoctl.RETRIEVE_SECRET, buffer)
         return SecretBytes(buffer[: entry.length])

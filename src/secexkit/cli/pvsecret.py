@@ -190,36 +190,76 @@ def _fill_update_cck(parser: ArgumentParser) -> None:
     parser.add_argument("--secret", metavar="FILE", required=True, help="the new 32-byte CCK")
 
 
+class _IntermixedParser(ArgumentParser):
+    """Positionals may come before, between and after options (``verify IN --user-cert C OUT``).
+
+    Plain argparse consumes optional positionals (``nargs="?"``) as one block,
+    so ``INPUT --opt X OUTPUT`` would report OUTPUT as unrecognised; the
+    reference (clap) accepts positionals anywhere.
+    """
+
+    _busy = False
+
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None
+                         ) -> tuple[argparse.Namespace, list[str]]:
+        if self._busy:  # parse_known_intermixed_args calls back into us
+            return super().parse_known_args(args, namespace)
+        self._busy = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._busy = False
+
+
+def _intermixed(parser: ArgumentParser) -> None:
+    parser.__class__ = _IntermixedParser
+
+
 def _fill_verify(parser: ArgumentParser) -> None:
+    _intermixed(parser)
     parser.add_argument("input_pos", nargs="?", metavar="INPUT", help="the request (- for stdin)")
     parser.add_argument("output_pos", nargs="?", metavar="OUTPUT",
                         help="where to write the user data (default stdout)")
-    parser.add_argument("-i", "--input", metavar="FILE")
-    parser.add_argument("-o", "--output", metavar="FILE")
-    parser.add_argument("--user-cert", metavar="CERT",
+    parser.add_argument("-i", "--input", metavar="FILE", help="the request (- for stdin)")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="where to write the user data (default stdout)")
+    parser.add_argument("--user-cert", metavar="FILE",
                         help="certificate to verify signed user data (PEM or DER)")
 
 
 def _fill_add(parser: ArgumentParser) -> None:
-    parser.add_argument("input_pos", nargs="?", metavar="INPUT")
-    parser.add_argument("-i", "--input", metavar="FILE")
+    _intermixed(parser)
+    parser.add_argument("input_pos", nargs="?", metavar="INPUT",
+                        help="the add-secret request (- for stdin)")
+    parser.add_argument("-i", "--input", metavar="FILE", help="the add-secret request")
     parser.add_argument("-f", "--force", action="store_true",
                         help="add even if a secret with this ID exists")
 
 
 def _fill_list(parser: ArgumentParser) -> None:
-    parser.add_argument("output_pos", nargs="?", metavar="OUTPUT")
-    parser.add_argument("-o", "--output", metavar="FILE")
-    parser.add_argument("--format", choices=("human", "yaml", "bin"), default="human")
+    _intermixed(parser)
+    parser.add_argument("output_pos", nargs="?", metavar="OUTPUT",
+                        help="where to write the list (default stdout)")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="where to write the list (default stdout)")
+    parser.add_argument("--format", choices=("human", "yaml", "bin"), default="human",
+                        help="output format (default human)")
 
 
 def _fill_retrieve(parser: ArgumentParser) -> None:
-    parser.add_argument("input_pos", nargs="?", metavar="INPUT")
-    parser.add_argument("output_pos", nargs="?", metavar="OUTPUT")
-    parser.add_argument("-i", "--input", metavar="ID")
-    parser.add_argument("-o", "--output", metavar="FILE")
-    parser.add_argument("--inform", choices=("yaml", "hex", "name", "idx"), default="yaml")
-    parser.add_argument("--outform", choices=("pem", "bin"), default="pem")
+    _intermixed(parser)
+    parser.add_argument("input_pos", nargs="?", metavar="INPUT",
+                        help="the secret: NAME.yaml, hex ID, name or index (see --inform)")
+    parser.add_argument("output_pos", nargs="?", metavar="OUTPUT",
+                        help="where to write the secret (default stdout)")
+    parser.add_argument("-i", "--input", metavar="ID", help="the secret (see --inform)")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="where to write the secret (default stdout)")
+    parser.add_argument("--inform", choices=("yaml", "hex", "name", "idx"), default="yaml",
+                        help="how INPUT names the secret (default yaml)")
+    parser.add_argument("--outform", choices=("pem", "bin"), default="pem",
+                        help="output format (default pem)")
 
 
 _Fill = Callable[[ArgumentParser], None]
@@ -357,9 +397,15 @@ def _secret(args: argparse.Namespace) -> Any:
 
 
 def _user_data(args: argparse.Namespace) -> tuple[Any, bytes]:
-    """(UserData, text for stdout): --user-data, --user-sign-key and --policy."""
+    """(UserData, text for stdout): --user-data, --user-sign-key and --policy.
+
+    ``--toc-policy`` is checked here too, with the other policy option, so a
+    file that cannot be appended to stops ``create`` before any output exists.
+    """
     from ..request import NO_USER_DATA
 
+    if args.toc_policy is not None:
+        _check_toc_policy(args.toc_policy)
     if args.user_data is None and args.policy is None and args.user_sign_key is None:
         return NO_USER_DATA, b""
     # signing and policy support (cryptography.x509 and friends) only when asked for
@@ -367,7 +413,7 @@ def _user_data(args: argparse.Namespace) -> tuple[Any, bytes]:
 
     from ..formats.request import UserDataType
     from ..request import UserData
-    from ..user_data import load_signing_key, make_user_data, policy_reference
+    from ..user_data import load_signing_key, make_user_data, policy_reference_from_stream
 
     data = None
     if args.user_data is not None:
@@ -377,8 +423,13 @@ def _user_data(args: argparse.Namespace) -> tuple[Any, bytes]:
     stdout = b""
     reference = None
     if args.policy is not None:
-        digest, reference = policy_reference(
-            read_file(args.policy, "policy file", limit=1 << 30), os.fsencode(args.policy))
+        # any size: hashed in chunks, never read whole
+        try:
+            with open(args.policy, "rb") as stream:
+                digest, reference = policy_reference_from_stream(stream, os.fsencode(args.policy))
+        except OSError as exc:
+            raise InputError(f"Cannot read policy file at `{args.policy}`: "
+                             f"{exc.strerror or exc}") from None
         stdout = (digest.hex() + "\n").encode("ascii")
     key = None
     if args.user_sign_key is not None:
@@ -388,7 +439,11 @@ def _user_data(args: argparse.Namespace) -> tuple[Any, bytes]:
             log.warning("The policy reference is not embedded: signed user data has no room "
                         "for it (the request carries signed empty user data)")
     if data is not None or key is not None:
-        return make_user_data(data, key), stdout
+        try:
+            return make_user_data(data, key), stdout
+        except InputError as exc:  # too large: say which file
+            raise InputError(f"{exc} (`{args.user_data}` has {len(data or b'')} bytes)",
+                             *exc.details) from None
     if reference is not None:
         return UserData(UserDataType.UNSIGNED, reference), stdout
     return NO_USER_DATA, stdout
@@ -405,6 +460,25 @@ def _refuse_on_se_guest(force: bool) -> None:
         raise SecexError("Do NOT generate Add-secret requests on a machine where you want to use "
                          "the secret! Overwrite with '-f'")
     log.warning("WARNING: Enforcing of generating a request on a Secure Execution guest")
+
+
+def _check_toc_policy(path: str) -> None:
+    """--toc-policy must be appendable (checked before anything is written)."""
+    import os
+
+    if os.path.isdir(path):
+        raise InputError(f"Cannot append the request tag to `{path}`: it is a directory")
+    if os.path.exists(path):
+        if not os.access(path, os.W_OK):
+            raise InputError(f"Cannot append the request tag to `{path}`: Permission denied")
+        return
+    parent = os.path.dirname(path) or "."
+    if not os.path.isdir(parent):
+        raise InputError(f"Cannot append the request tag to `{path}`: "
+                         f"the directory `{parent}` does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"Cannot append the request tag to `{path}`: "
+                         f"no permission to create it in `{parent}`")
 
 
 def _append_toc_policy(path: str, request: bytes) -> None:
@@ -491,6 +565,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     source = _positional(args, "input_pos", "input", "input")
     assert source is not None
     output = _positional(args, "output_pos", "output", "output", required=False) or "-"
+    Outputs.check_target(output)
     data = read_file(source, "add-secret request", allow_stdin=True, limit=MAX_REQUEST_SIZE)
     key = None
     if args.user_cert is not None:
@@ -544,6 +619,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     from ..uv import list_secrets
 
     output = _positional(args, "output_pos", "output", "output", required=False) or "-"
+    Outputs.check_target(output)
     with _open_device(args) as device:
         secrets = list_secrets(device)
     if args.format == "bin":
@@ -563,6 +639,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     value = _positional(args, "input_pos", "input", "input")
     assert value is not None
     output = _positional(args, "output_pos", "output", "output", required=False) or "-"
+    Outputs.check_target(output)  # before the secret leaves the ultravisor
     with _open_device(args) as device:
         yaml_text = (read_file(value, "secret description", limit=_INPUT_LIMIT)
                      if args.inform == "yaml" else None)
