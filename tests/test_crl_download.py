@@ -4,11 +4,14 @@ redirects, and a complete online verification through the fetcher."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TypeVar
 
 import pytest
 from cryptography import x509
@@ -87,29 +90,48 @@ def p() -> pki.PkiSet:
     return pki.build_pki()
 
 
-def fetch_bounded(fetcher: HttpCrlFetcher, url: str) -> bytes | FetchError:
-    """Run one fetch in a thread; it must end within BOUND seconds."""
-    result: list[bytes | FetchError] = []
+T = TypeVar("T")
 
-    def work() -> None:
+
+def bounded(work: Callable[[], T], what: str = "the download") -> T:
+    """Run ``work`` in a thread; it must end within BOUND seconds (its exception is re-raised)."""
+    result: list[T] = []
+    error: list[BaseException] = []
+
+    def run() -> None:
         try:
-            result.append(fetcher.fetch(url))
-        except FetchError as exc:
-            result.append(exc)
+            result.append(work())
+        except BaseException as exc:
+            error.append(exc)
 
-    worker = threading.Thread(target=work, daemon=True)
+    worker = threading.Thread(target=run, daemon=True)
     worker.start()
     worker.join(BOUND)
-    assert not worker.is_alive(), f"download of {url} did not end"
+    assert not worker.is_alive(), f"{what} did not end within {BOUND} s"
+    if error:
+        raise error[0]
     return result[0]
+
+
+def fetch_bounded(fetcher: HttpCrlFetcher, url: str) -> bytes | FetchError:
+    """One fetch that must end within BOUND seconds: the body or the FetchError."""
+    def work() -> bytes | FetchError:
+        try:
+            return fetcher.fetch(url)
+        except FetchError as exc:
+            return exc
+
+    return bounded(work, f"download of {url}")
 
 
 def test_good_crl_der_and_pem(server: Server, p: pki.PkiSet) -> None:
     server.routes["/good.crl"] = _body(pki.der(p.signing_crl))
     server.routes["/good.pem"] = _body(pki.pem(p.signing_crl, p.inter_crl))
     fetcher = HttpCrlFetcher(timeout=5)
-    assert parse_crls(fetcher.fetch(server.base + "/good.crl")) == [p.signing_crl]
-    assert parse_crls(fetcher.fetch(server.base + "/good.pem")) == [p.signing_crl, p.inter_crl]
+    body = fetch_bounded(fetcher, server.base + "/good.crl")
+    assert isinstance(body, bytes) and parse_crls(body) == [p.signing_crl]
+    body = fetch_bounded(fetcher, server.base + "/good.pem")
+    assert isinstance(body, bytes) and parse_crls(body) == [p.signing_crl, p.inter_crl]
 
 
 def test_redirect_is_followed(server: Server, p: pki.PkiSet) -> None:
@@ -122,7 +144,7 @@ def test_redirect_is_followed(server: Server, p: pki.PkiSet) -> None:
         h.end_headers()
 
     server.routes["/moved"] = redirect
-    assert HttpCrlFetcher(timeout=5).fetch(server.base + "/moved") == pki.der(p.signing_crl)
+    assert fetch_bounded(HttpCrlFetcher(timeout=5), server.base + "/moved") == pki.der(p.signing_crl)
 
 
 def test_404(server: Server) -> None:
@@ -196,7 +218,7 @@ def test_garbage_first_then_good(server: Server, p: pki.PkiSet) -> None:
     uris = [server.base + u for u in ("/missing.crl", "/garbage.crl", "/empty.crl", "/good.crl")]
     cert = _with_dps(p.signing, p.host, uris)
     downloads = CrlDownloads(HttpCrlFetcher(timeout=5))
-    found = downloads.first_for(cert)
+    found = bounded(lambda: downloads.first_for(cert))
     assert [c.crl for c in found] == [p.signing_crl] and found[0].source == uris[3]
     assert set(downloads.failures) == set(uris[:3])
     assert "404" in downloads.failures[uris[0]]
@@ -221,10 +243,10 @@ def test_online_verification_end_to_end(server: Server, p: pki.PkiSet) -> None:
     inputs = TrustInputs([SourcedCert(signing.cert, "signing.crt"),
                           SourcedCert(inter.cert, "inter.crt")], [],
                          AnchorList([SourcedCert(p.root.cert, "root.crt")]))
-    v = establish_trust(inputs, fetcher=HttpCrlFetcher(timeout=5), now=NOW)
-    v.verify(host.cert, "host.crt")
+    v = bounded(lambda: establish_trust(inputs, fetcher=HttpCrlFetcher(timeout=5), now=NOW))
+    bounded(lambda: v.verify(host.cert, "host.crt"))
     with pytest.raises(TrustError) as info:
-        v.verify(host_404.cert, "host404.crt")
+        bounded(lambda: v.verify(host_404.cert, "host404.crt"))
     assert info.value.check == "no-crl"
     assert base + "/gone.crl" in str(info.value)
     assert any("404" in line for line in info.value.details)
@@ -243,9 +265,208 @@ def test_chain_download_failure_names_the_url(server: Server, p: pki.PkiSet) -> 
                           SourcedCert(inter.cert, "inter.crt")], [],
                          AnchorList([SourcedCert(p.root.cert, "root.crt")]))
     with pytest.raises(TrustError) as info:
-        establish_trust(inputs, fetcher=HttpCrlFetcher(timeout=5), now=NOW)
+        bounded(lambda: establish_trust(inputs, fetcher=HttpCrlFetcher(timeout=5), now=NOW))
     err = info.value
     assert (err.level, err.code) == (0, 3)
     assert base + "/nothing-here.crl" in str(err) and "--crl" in str(err)
     assert any("HTTP status 404" in line for line in err.details)
 
+
+
+# --- redirects, name resolution, headers, HTTPS (audit, ADR 0015) ------------------------------
+
+def _redirect_to(location: str, status: int = 302) -> Callable[[BaseHTTPRequestHandler], None]:
+    def handle(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(status)
+        h.send_header("Location", location)
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+    return handle
+
+
+@pytest.mark.parametrize("target", [
+    "file:///etc/passwd", "ftp://127.0.0.1/ibm.crl", "data:,x", "ldap://127.0.0.1/cn=crl",
+    "gopher://127.0.0.1:70/", "mailto:crl@example.test",
+])
+def test_redirect_to_another_scheme_is_refused(server: Server, target: str) -> None:
+    server.routes["/to-other-scheme"] = _redirect_to(target, 301)
+    result = fetch_bounded(HttpCrlFetcher(timeout=5), server.base + "/to-other-scheme")
+    assert isinstance(result, FetchError), result
+    assert "unsupported URI" in str(result)
+
+
+def test_redirect_loop_is_bounded(server: Server) -> None:
+    server.routes["/loop"] = _redirect_to("/loop", 307)
+    before = len(server.hits)
+    result = fetch_bounded(HttpCrlFetcher(timeout=5, max_redirects=3), server.base + "/loop")
+    assert isinstance(result, FetchError) and "more than 3 redirects" in str(result)
+    assert server.hits[before:] == ["/loop"] * 4
+
+
+def _resolver(mapping: dict[str, str], calls: list[str] | None = None,
+              ) -> Callable[[str, int], list[tuple[object, ...]]]:
+    def resolve(host: str, port: int) -> list[tuple[object, ...]]:
+        if calls is not None:
+            calls.append(host)
+        if host not in mapping:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (mapping[host], port))]
+    return resolve
+
+
+def test_host_names_go_through_the_resolver(server: Server, p: pki.PkiSet) -> None:
+    server.routes["/named.crl"] = _body(pki.der(p.signing_crl))
+    port = server.base.rsplit(":", 1)[1]
+    calls: list[str] = []
+    fetcher = HttpCrlFetcher(timeout=5, resolve=_resolver({"crl.example.test": "127.0.0.1"}, calls))
+    assert fetch_bounded(fetcher, f"http://crl.example.test:{port}/named.crl") == pki.der(p.signing_crl)
+    assert calls == ["crl.example.test"]
+    result = fetch_bounded(fetcher, f"http://unknown.example.test:{port}/named.crl")
+    assert isinstance(result, FetchError)
+    assert "cannot resolve host 'unknown.example.test'" in str(result)
+
+
+def test_stuck_name_resolution_hits_the_deadline(server: Server) -> None:
+    def stuck(host: str, port: int) -> list[tuple[object, ...]]:
+        server.stop.wait(BOUND * 2)  # a resolver that never answers while the test runs
+        return []
+
+    started = time.monotonic()
+    result = fetch_bounded(HttpCrlFetcher(timeout=TIMEOUT, resolve=stuck),
+                           "http://slow-dns.example.test/ibm.crl")
+    assert isinstance(result, FetchError)
+    assert "timed out" in str(result) and "resolving host 'slow-dns.example.test'" in str(result)
+    assert time.monotonic() - started < BOUND
+
+
+def test_dripping_headers_hit_the_deadline(server: Server) -> None:
+    def drip_headers(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.flush_headers()  # the status line, without the blank line that ends the headers
+        for index in range(1000):  # one header every 50 ms, never the end of the headers
+            if server.stop.is_set():
+                return
+            try:
+                h.wfile.write(f"X-Drip-{index}: x\r\n".encode())
+                h.wfile.flush()
+            except OSError:
+                return
+            time.sleep(0.05)
+
+    server.routes["/drip-headers"] = drip_headers
+    result = fetch_bounded(HttpCrlFetcher(timeout=TIMEOUT), server.base + "/drip-headers")
+    assert isinstance(result, FetchError) and "timed out" in str(result)
+
+
+def test_oversized_header_is_refused(server: Server) -> None:
+    def huge_header(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        with contextlib.suppress(OSError):
+            h.wfile.write(b"X-Huge: " + b"a" * 200_000 + b"\r\n\r\n")
+        h.close_connection = True
+
+    server.routes["/huge-header"] = huge_header
+    result = fetch_bounded(HttpCrlFetcher(timeout=5), server.base + "/huge-header")
+    assert isinstance(result, FetchError) and "line" in str(result).lower()
+
+
+# --- HTTPS ----------------------------------------------------------------------------------
+
+@dataclass
+class TlsServer:
+    base_port: int
+    ca_file: str
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory, p: pki.PkiSet) -> Iterator[TlsServer]:
+    import ipaddress
+    import ssl
+
+    from cryptography.hazmat.primitives import serialization
+
+    d = tmp_path_factory.mktemp("tls")
+    ca = pki.root_ca("TLS Test CA")
+    san = x509.SubjectAlternativeName([x509.DNSName("crl.example.test"),
+                                       x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    leaf = pki.issue(ca, pki.ibm_name("TLS Server"), CertSpec(extra_extensions=[(san, False)]))
+    cert_file = pki.write(d / "server.pem", leaf, ca)
+    key_file = d / "server.key"
+    key_file.write_bytes(leaf.key.private_bytes(serialization.Encoding.PEM,
+                                                serialization.PrivateFormat.PKCS8,
+                                                serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, str(key_file))
+    crl = pki.der(p.signing_crl)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            _body(crl)(self) if self.path == "/ibm.crl" else _body(b"", 404)(self)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    class TlsHttpServer(ThreadingHTTPServer):
+        def get_request(self) -> tuple[socket.socket, Any]:
+            sock, address = self.socket.accept()
+            sock.settimeout(BOUND)
+            try:
+                return context.wrap_socket(sock, server_side=True), address
+            except (OSError, ssl.SSLError):
+                sock.close()
+                raise
+
+    httpd = TlsHttpServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield TlsServer(httpd.server_address[1], pki.write(d / "ca.pem", ca))
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def _tls_fetcher(tls: TlsServer, **kwargs: object) -> HttpCrlFetcher:
+    import ssl
+
+    return HttpCrlFetcher(timeout=5, ssl_context=ssl.create_default_context(cafile=tls.ca_file),
+                          **kwargs)  # type: ignore[arg-type]
+
+
+def test_https_with_a_trusted_server(tls_server: TlsServer, p: pki.PkiSet) -> None:
+    url = f"https://127.0.0.1:{tls_server.base_port}/ibm.crl"
+    assert fetch_bounded(_tls_fetcher(tls_server), url) == pki.der(p.signing_crl)
+    named = _tls_fetcher(tls_server, resolve=_resolver({"crl.example.test": "127.0.0.1"}))
+    url = f"https://crl.example.test:{tls_server.base_port}/ibm.crl"
+    assert fetch_bounded(named, url) == pki.der(p.signing_crl)
+
+
+def test_https_server_certificate_is_verified(tls_server: TlsServer) -> None:
+    # the system trust store does not know the test CA
+    result = fetch_bounded(HttpCrlFetcher(timeout=5),
+                           f"https://127.0.0.1:{tls_server.base_port}/ibm.crl")
+    assert isinstance(result, FetchError) and "CERTIFICATE_VERIFY_FAILED" in str(result)
+    # a trusted certificate for another name: the URI's host name is what is checked
+    wrong = _tls_fetcher(tls_server, resolve=_resolver({"other.example.test": "127.0.0.1"}))
+    result = fetch_bounded(wrong, f"https://other.example.test:{tls_server.base_port}/ibm.crl")
+    assert isinstance(result, FetchError) and "CERTIFICATE_VERIFY_FAILED" in str(result)
+    assert "other.example.test" in str(result) or "mismatch" in str(result).lower()
+
+
+def test_https_to_a_plain_http_server_fails(server: Server) -> None:
+    result = fetch_bounded(HttpCrlFetcher(timeout=5), server.base.replace("http:", "https:") + "/x")
+    assert isinstance(result, FetchError) and "SSL" in str(result)
+
+
+def test_server_text_in_errors_is_one_line(server: Server) -> None:
+    def bad_status(h: BaseHTTPRequestHandler) -> None:
+        h.wfile.write(b"HTTP/1.1 2OO Okay\r\nInjected: line\r\n\r\n")
+        h.close_connection = True
+
+    server.routes["/bad-status"] = bad_status
+    result = fetch_bounded(HttpCrlFetcher(timeout=5), server.base + "/bad-status")
+    assert isinstance(result, FetchError)
+    assert "\n" not in str(result) and "\r" not in str(result)

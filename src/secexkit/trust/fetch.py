@@ -3,8 +3,8 @@
 The verification logic only sees the :class:`CrlFetcher` protocol: ``fetch(uri)``
 returns the body or raises :class:`FetchError` with a one-line reason.
 :class:`HttpCrlFetcher` does HTTP(S) GETs with a deadline per download (connect
-and transfer together), a cap on the bytes read and a bounded number of
-redirects.  :class:`OfflineFetcher` never touches the network.
+resolution, connect and transfer together), a cap on the bytes read and a bounded
+number of redirects (each to http or https only).  :class:`OfflineFetcher` never touches the network.
 """
 
 from __future__ import annotations
@@ -12,8 +12,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urljoin, urlsplit
+
+if TYPE_CHECKING:
+    import socket
+    import ssl
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +26,12 @@ DEFAULT_TIMEOUT = 10.0
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 MAX_REDIRECTS = 5
 USER_AGENT = "secexkit-crl-fetch"
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    """Server- or resolver-controlled text made safe for a one-line message."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 class FetchError(Exception):
@@ -42,14 +53,33 @@ class OfflineFetcher:
         raise FetchError("downloads are disabled (--offline)")
 
 
+Resolver = Callable[[str, int], Sequence[tuple[Any, ...]]]
+
+
+def _getaddrinfo(host: str, port: int) -> Sequence[tuple[Any, ...]]:
+    import socket
+
+    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+
+
 class HttpCrlFetcher:
-    """HTTP/HTTPS GET with a total deadline per download and a size cap."""
+    """HTTP/HTTPS GET with a total deadline per download and a size cap.
+
+    The deadline covers name resolution (run in a worker thread, since the system
+    resolver cannot be interrupted), connecting, the TLS handshake, the response
+    headers and the body.  HTTPS verifies the server like libcurl does for the
+    reference (system trust store, host name); ``ssl_context`` replaces that.
+    Every redirect target must be http or https again.
+    """
 
     def __init__(self, timeout: float = DEFAULT_TIMEOUT, max_bytes: int = DEFAULT_MAX_BYTES,
-                 max_redirects: int = MAX_REDIRECTS) -> None:
+                 max_redirects: int = MAX_REDIRECTS, resolve: Resolver | None = None,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
+        self.resolve = resolve or _getaddrinfo
+        self.ssl_context = ssl_context
 
     def fetch(self, uri: str) -> bytes:
         deadline = time.monotonic() + self.timeout
@@ -73,9 +103,60 @@ class HttpCrlFetcher:
             raise FetchError(f"timed out after {self.timeout:g} s")
         return remaining
 
+    def _addresses(self, host: str, port: int, deadline: float) -> list[tuple[Any, ...]]:
+        """Resolve ``host`` within the deadline (a stuck resolver thread is abandoned)."""
+        import threading
+
+        found: list[tuple[Any, ...]] = []
+        failed: list[Exception] = []
+
+        def work() -> None:
+            try:
+                found.extend(self.resolve(host, port))
+            except Exception as exc:  # reported below, in the caller's thread
+                failed.append(exc)
+
+        worker = threading.Thread(target=work, name="crl-resolve", daemon=True)
+        worker.start()
+        worker.join(self._remaining(deadline))
+        if worker.is_alive():
+            raise FetchError(f"timed out after {self.timeout:g} s resolving host {host!r}")
+        if failed:
+            exc = failed[0]
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else \
+                f"{type(exc).__name__}: {exc}"
+            raise FetchError(f"cannot resolve host {host!r} ({_one_line(why)})")
+        if not found:
+            raise FetchError(f"cannot resolve host {host!r} (no address)")
+        return found
+
+    def _connector(self, addresses: list[tuple[Any, ...]], deadline: float,
+                   ) -> Callable[..., socket.socket]:
+        import socket
+
+        def connect(*_args: Any, **_kwargs: Any) -> socket.socket:
+            error: OSError | None = None
+            for family, kind, proto, _, address in addresses:
+                sock = socket.socket(family, kind, proto)
+                try:
+                    sock.settimeout(self._remaining(deadline))
+                    sock.connect(address)
+                except OSError as exc:
+                    sock.close()
+                    error = exc
+                    continue
+                except BaseException:
+                    sock.close()
+                    raise
+                return sock
+            raise error or OSError("no address to connect to")
+
+        return connect
+
     def _get_once(self, url: str, deadline: float) -> tuple[int, str | None, bytes]:
         import http.client
         import socket
+        import threading
 
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -86,18 +167,24 @@ class HttpCrlFetcher:
             port = parts.port
         except ValueError:
             raise FetchError("invalid port in URI") from None
+        if port is None:
+            port = 443 if parts.scheme == "https" else 80
+        addresses = self._addresses(parts.hostname, port, deadline)
         timeout = self._remaining(deadline)
         if parts.scheme == "https":
-            import ssl
+            import ssl as ssl_module
 
+            context = self.ssl_context or ssl_module.create_default_context()
             connection = http.client.HTTPSConnection(parts.hostname, port, timeout=timeout,
-                                                     context=ssl.create_default_context())
+                                                     context=context)
         else:
             connection = http.client.HTTPConnection(parts.hostname, port, timeout=timeout)
+        # connect to the addresses resolved above (the Host header and the TLS server name
+        # stay the URI's host name)
+        connection._create_connection = self._connector(addresses, deadline)  # type: ignore[attr-defined]
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
-        import threading
 
         expired = threading.Event()
 
@@ -138,12 +225,10 @@ class HttpCrlFetcher:
             return 200, None, bytes(body)
         except FetchError:
             raise
-        except socket.gaierror as exc:
-            raise FetchError(f"cannot resolve host {parts.hostname!r} ({exc.strerror})") from None
         except (OSError, http.client.HTTPException) as exc:
             if expired.is_set() or isinstance(exc, TimeoutError):
                 raise FetchError(f"timed out after {self.timeout:g} s") from None
-            raise FetchError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
+            raise FetchError(_one_line(f"{type(exc).__name__}: {exc}").rstrip(": ")) from None
         finally:
             timer.cancel()
             connection.close()
