@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from secexkit.errors import FormatError, InputError, NotAvailableError, UltravisorError
 from secexkit.formats.se_header import BootHdrTags
@@ -240,3 +242,91 @@ def test_se_guest_detection(tmp_path: Path, content: bytes, expected: bool) -> N
 
 def test_se_guest_missing_file(tmp_path: Path) -> None:
     assert is_se_guest(str(tmp_path / "nope"), machine="s390x") is False
+
+
+# --- the control block and argument buffers, byte by byte (not through our Layouts) ---------
+
+
+def test_control_block_bytes_as_the_kernel_reads_them(tmp_path: Path) -> None:
+    """``struct uvio_ioctl_cb``: u32 flags, u16 rc, u16 rrc, u64 address, u32 length, 44 zero."""
+    import ctypes
+    import struct
+
+    seen: list[tuple[int, bytes, bytes]] = []
+
+    def ioctl(fd: int, request: int, control: bytearray) -> int:
+        flags, rc, rrc, addr, length = struct.unpack(">IHHQI", control[:20])
+        assert (flags, rc, rrc) == (0, 0, 0) and control[20:] == bytes(44)
+        argument = ctypes.string_at(addr, length) if length else b""
+        seen.append((request, bytes(control[:20]), argument))
+        if length:
+            ctypes.memmove(addr, b"\xab" * length, length)
+        control[4:8] = struct.pack(">HH", 0x0001, 0x1234)
+        return 0
+
+    path = tmp_path / "uv"
+    path.write_bytes(b"")
+    with UvDevice.open(str(path), ioctl=ioctl, machine="s390x") as dev:
+        argument = bytearray(b"\x01\x02\x03")
+        assert dev.call(UvIoctl.ADD_SECRET, argument) == 1
+        assert argument == b"\xab" * 3  # written back in place
+        assert dev.call(UvIoctl.LOCK_SECRETS) == 1
+        from secexkit.formats.secret_list import SecretEntry
+
+        secret = retrieve_secret(dev, SecretEntry(0x0102, 4, 16, bytes(32)))
+        assert secret.reveal() == b"\xab" * 16
+    (add_req, add_cb, add_arg), (lock_req, lock_cb, lock_arg), (retr_req, _, retr_arg) = seen
+    assert add_req == 0xC0407502 and add_arg == b"\x01\x02\x03"
+    assert struct.unpack(">I", add_cb[16:20]) == (3,) and add_cb[8:16] != bytes(8)
+    assert lock_req == 0xC0407504 and lock_cb[8:20] == bytes(12) and lock_arg == b""
+    # the retrieve buffer: entry length bytes, the index (u16 BE) in the first two
+    assert retr_req == 0xC0407505 and retr_arg == b"\x01\x02" + bytes(14)
+
+
+def test_retrieve_buffer_is_at_least_two_bytes(device: UvDevice, fake: FakeUltravisor) -> None:
+    entry = fake.store(3, b"z" * 32, b"\x07")  # 1-byte secret: the index still fits
+    assert retrieve_secret(device, entry).reveal() == b"\x07"
+    assert fake.calls[-1] == (UvIoctl.RETRIEVE_SECRET, 2)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rc=st.integers(0, 0xFFFF), rrc=st.integers(0, 0xFFFF),
+       command=st.sampled_from(list(UvIoctl)))
+def test_every_return_code(tmp_path_factory: pytest.TempPathFactory, rc: int, rrc: int,
+                           command: UvIoctl) -> None:
+    def ioctl(fd: int, request: int, control: bytearray) -> int:
+        control[4:8] = rc.to_bytes(2, "big") + rrc.to_bytes(2, "big")
+        return 0
+
+    path = tmp_path_factory.mktemp("rc") / "uv"
+    path.write_bytes(b"")
+    with UvDevice.open(str(path), ioctl=ioctl, machine="s390x") as dev:
+        if rc in (0x0001, 0x0100):
+            assert dev.call(command, bytearray(4)) == rc
+            return
+        with pytest.raises(UltravisorError) as err:
+            dev.call(command, bytearray(4))
+    assert str(err.value) == f"Ultravisor: '{rc_message(command, rc)}' ({rc:#06x},{rrc:#06x})"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=0x200))
+def test_arbitrary_list_buffers(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
+    """Whatever the device writes into the list buffer ends in a list or a FormatError."""
+    import ctypes
+
+    def ioctl(fd: int, request: int, control: bytearray) -> int:
+        addr = int.from_bytes(control[8:16], "big")
+        length = int.from_bytes(control[16:20], "big")
+        ctypes.memmove(addr, data[:length], min(len(data), length))
+        control[4:6] = b"\x00\x01"
+        return 0
+
+    path = tmp_path_factory.mktemp("list") / "uv"
+    path.write_bytes(b"")
+    with UvDevice.open(str(path), ioctl=ioctl, machine="s390x") as dev:
+        try:
+            secrets = list_secrets(dev)
+        except FormatError:
+            return
+    assert len(secrets) == int.from_bytes(data[:2].ljust(2, b"\0"), "big")
