@@ -16,6 +16,7 @@ from secexkit.formats.request import SecretType
 from secexkit.retrievable import (
     RetrievableKind,
     ec_payload,
+    plaintext_from_payload,
     plaintext_payload,
     retrievable_secret,
 )
@@ -180,3 +181,27 @@ def test_fuzz_inputs_end_in_our_errors(kind: RetrievableKind, data: bytes) -> No
         return
     assert secret.payload.reveal()
     assert f"SecretBytes(<{len(secret.payload)} bytes>)" in repr(secret)
+
+
+@given(st.binary(max_size=8190))
+@settings(max_examples=100)
+def test_plaintext_frame_round_trip(data: bytes) -> None:
+    """The frame the create side writes is the frame the retrieve side reads (one Layout)."""
+    payload = plaintext_payload(data)
+    assert len(payload) % 16 == 0 and payload[:2] == len(data).to_bytes(2, "big")
+    assert plaintext_from_payload(payload) == data
+
+
+@given(data=st.binary(max_size=40), pad=st.integers(0, 20), junk=st.binary(max_size=2),
+       claimed=st.one_of(st.none(), st.integers(0, 0xFFFF)))
+@settings(max_examples=300)
+def test_plaintext_from_buffers(data: bytes, pad: int, junk: bytes, claimed: int | None) -> None:
+    """Frames near the well-formed ones: unwrapped exactly when length, padding and zeros fit."""
+    length = len(data) if claimed is None else claimed
+    buffer = length.to_bytes(2, "big") + data + bytes(pad) + junk
+    end = 2 + length
+    well_formed = (length <= 8190 and end <= len(buffer) and len(buffer) - end < 16
+                   and not any(buffer[end:]))
+    got = plaintext_from_payload(buffer)
+    assert got == (buffer[2:end] if well_formed else None)
+    assert plaintext_from_payload(buffer[:1]) is None

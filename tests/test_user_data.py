@@ -27,6 +27,7 @@ from secexkit.user_data import (
     load_verification_certificate,
     make_user_data,
     policy_reference,
+    policy_reference_from_stream,
     signer_for,
     user_data_type_for_key,
     verify_request_user_data,
@@ -366,3 +367,33 @@ def test_fuzz_signature_area(
     bad = req[:start] + area + req[start + 256 :]
     with pytest.raises(VerificationError):
         verify_request_user_data(bad, pub)  # type: ignore[arg-type]
+
+
+# --- loaders and the policy reference under arbitrary input --------------------------------
+
+_PEM_HEADS = st.sampled_from([b"", b"-----BEGIN PRIVATE KEY-----\n", b"-----BEGIN CERTIFICATE-----\n",
+                              b"-----BEGIN EC PRIVATE KEY-----\n", b"\x30\x82\x01\x00"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(head=_PEM_HEADS, body=st.binary(max_size=300))
+def test_fuzz_key_and_certificate_loaders(head: bytes, body: bytes) -> None:
+    """Arbitrary bytes end in a one-line InputError naming the file, never another exception."""
+    for load in (load_signing_key, load_verification_certificate):
+        with pytest.raises(InputError) as err:
+            load(head + body, "in.file")
+        assert "in.file" in str(err.value) and "\n" not in str(err.value)
+
+
+@settings(max_examples=100, deadline=None)
+@given(policy=st.binary(max_size=5000), chunk=st.integers(1, 700),
+       path=st.binary(min_size=1, max_size=600))
+def test_policy_reference_streamed_equals_whole(policy: bytes, chunk: int, path: bytes) -> None:
+    import hashlib
+    import io
+
+    whole = policy_reference(policy, path)
+    assert policy_reference_from_stream(io.BytesIO(policy), path, chunk) == whole
+    digest, data = whole
+    assert digest == hashlib.sha256(policy).digest()
+    assert data == (digest + path[:480]).ljust(512, b"\0") and len(data) == 512
