@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import struct
@@ -370,3 +371,61 @@ def test_fast_path_mismatch_falls_back(monkeypatch: pytest.MonkeyPatch, fault: s
     tweaks = [components.page_tweak(b"\x00\x32" + bytes(14), i) for i in range(3)]
     run(tweaks, [memoryview(data)] * 3, [memoryview(o) for o in outs])
     assert [bytes(o[:PAGE]) for o in outs] == [_public(KEY, t, data) for t in tweaks]
+
+
+# ------------------------------------------------------------ write-behind (ADR 0024)
+
+
+@pytest.mark.parametrize("advice", ["works", "fails", "absent"])
+def test_write_behind(env: dict[str, Path], monkeypatch: pytest.MonkeyPatch, advice: str) -> None:
+    """The writer hints every window to the kernel; the image is the same either way."""
+    from secexkit.hostkeys import parse_host_key_document
+    from secexkit.image.bootloader import find_boot_loaders
+    from secexkit.image.builder import ImageInputs, ImageOptions, create_image
+    from secexkit.image.header import HeaderKeys
+
+    ramdisk = env["dir"] / "big-ramdisk"
+    ramdisk.write_bytes(os.urandom(5 * (1 << 20) + 123))
+    host = parse_host_key_document(env["hkd"].read_bytes(), "h").host_key
+    fixed: dict[str, Any] = {
+        "host_keys": [host], "image_key": SecretBytes(bytes(range(64))),
+        "cck": SecretBytes(bytes(32)), "header_keys": HeaderKeys.generate(),
+        "tweaks": {kind: components.new_tweak_base(kind) for kind in components.ComponentKind}}
+    inputs = ImageInputs(env["kernel"], ramdisk, None)
+    loaders = find_boot_loaders(env["boot"])
+    plain = create_image(env["dir"] / "plain", inputs, ImageOptions(**fixed, sync=False), loaders)
+    calls: list[tuple[int, int, int]] = []
+
+    def fadvise(fd: int, offset: int, length: int, what: int) -> None:
+        calls.append((offset, length, what))
+        if advice == "fails":
+            raise OSError(22, "Invalid argument")
+
+    monkeypatch.setattr(components, "WRITE_BEHIND_BYTES", 1 << 20)
+    if advice == "absent":
+        monkeypatch.delattr(os, "posix_fadvise")
+    else:
+        monkeypatch.setattr(os, "posix_fadvise", fadvise)
+    result = create_image(env["dir"] / "hinted", inputs, ImageOptions(**fixed), loaders)
+    assert (env["dir"] / "hinted").read_bytes() == (env["dir"] / "plain").read_bytes()
+    if advice == "absent":
+        assert calls == []
+        return
+    if advice == "fails":  # the first error turns the hint off
+        assert len(calls) == 1
+        return
+    start = plain.plan.first_component_address
+    hinted = [c for c in calls if c[2] == os.POSIX_FADV_DONTNEED]
+    assert hinted == calls
+    # every window once in order (write-behind), then again later (drop-behind)
+    firsts = []
+    for offset, length, _ in calls:
+        if (offset, length) not in firsts:
+            firsts.append((offset, length))
+    assert firsts[0][0] == start
+    assert all(a[0] + a[1] == b[0] for a, b in itertools.pairwise(firsts))
+    assert firsts[-1][0] + firsts[-1][1] <= result.ipib_address
+    assert len(firsts) >= 5 and all(length >= 1 << 20 for _, length in firsts)
+    counts = [sum(1 for c in calls if c[:2] == window) for window in firsts]
+    drops = max(0, len(firsts) - components.DROP_BEHIND_WINDOWS)
+    assert counts == [2] * drops + [1] * (len(firsts) - drops)

@@ -238,7 +238,8 @@ def create_image(output: str | os.PathLike[str], inputs: ImageInputs, options: I
         with target as out:
             out.seek(plan.first_component_address)
             encryptor = ComponentEncryptor(out, plan.first_component_address, image_key,
-                                           encrypt=options.encrypt, progress=progress)
+                                           encrypt=options.encrypt, progress=progress,
+                                           write_behind=options.sync)
             try:
                 for kind, stream in streams:
                     source = CmdlineSource(stream) if kind == ComponentKind.CMDLINE else stream
