@@ -397,3 +397,46 @@ def test_policy_reference_streamed_equals_whole(policy: bytes, chunk: int, path:
     digest, data = whole
     assert digest == hashlib.sha256(policy).digest()
     assert data == (digest + path[:480]).ljust(512, b"\0") and len(data) == 512
+
+
+@pytest.mark.parametrize("which", ["ec", "rsa2048", "rsa3072"])
+def test_signature_checked_without_our_verifier(
+    vectors: Path, vector_host_key: HostKey, vector_tags: BootHdrTags, fixed_keys: RequestKeys,
+    test_customer_key: ec.EllipticCurvePrivateKey, which: str,
+) -> None:
+    """Absolute offsets of spec §5.1 and pyca only: the message is the request without its
+    tag and with the whole signature area zero; RSA uses PSS/SHA-512 with a 64-byte salt."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    key = test_customer_key if which == "ec" else _rsa(vectors, int(which[3:]))
+    area_start = {"ec": 0x318, "rsa2048": 0x318, "rsa3072": 0x298}[which]
+    req = _request(make_user_data(b"\x42" * 20, key), vector_host_key, vector_tags, fixed_keys)
+    message = req[:area_start] + bytes(0x418 - area_start) + req[0x418:-16]
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        size = int.from_bytes(req[0x3A8:0x3AA], "big")
+        assert not any(req[0x318 + size : 0x3A8]) and not any(req[0x3AA:0x418])
+        key.public_key().verify(req[0x318 : 0x318 + size], message, ec.ECDSA(hashes.SHA512()))
+    else:
+        assert isinstance(key, rsa.RSAPrivateKey)
+        key.public_key().verify(
+            req[area_start:0x418], message,
+            padding.PSS(mgf=padding.MGF1(hashes.SHA512()), salt_length=64), hashes.SHA512())
+
+
+def test_rsa_signature_with_the_maximum_salt_verifies(
+    vectors: Path, vector_host_key: HostKey, vector_tags: BootHdrTags, fixed_keys: RequestKeys,
+) -> None:
+    """A reference built against OpenSSL 3.0 signs with the maximum salt (ADR 0030)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    key = _rsa(vectors, 2048)
+    req = _request(make_user_data(b"m", key), vector_host_key, vector_tags, fixed_keys)
+    message = req[:0x318] + bytes(0x100) + req[0x418:-16]
+    signature = key.sign(message, padding.PSS(mgf=padding.MGF1(hashes.SHA512()),
+                                              salt_length=padding.PSS.MAX_LENGTH), hashes.SHA512())
+    resigned = req[:0x318] + signature + req[0x418:]
+    assert verify_request_user_data(resigned, key.public_key()).data == b"m".ljust(256, b"\0")
+    with pytest.raises(VerificationError):
+        verify_request_user_data(resigned[:0x318] + bytes(256) + resigned[0x418:], key.public_key())
