@@ -285,3 +285,14 @@ def test_fuzz_selectors(inform: str, value: str) -> None:
     assert (selector.secret_id is None) != (selector.index is None)
     if selector.secret_id is not None:
         assert len(selector.secret_id) == 32
+
+
+def test_no_rehash_for_an_id_without_nul(device: tuple[UvDevice, FakeUltravisor]) -> None:
+    """The hashed-name fallback only applies to IDs that are C strings (as the reference)."""
+    dev, fake = device
+    text = b"B" * 32
+    fake.store(4, hashlib.sha256(text).digest(), b"\x01" * 16)
+    with pytest.raises(SecexError, match="no secret with the ID 0x4242"):
+        retrieve(dev, SecretSelector(secret_id=text))
+    fake.store(4, hashlib.sha256(b"B" * 31).digest(), b"\x02" * 16)
+    assert retrieve(dev, SecretSelector(secret_id=b"B" * 31 + b"\0")).data.reveal() == b"\x02" * 16

@@ -69,6 +69,8 @@ def test_human_long_name_id() -> None:
     )
     # a vertical tab is not ASCII whitespace for the reference
     assert " | " not in SecretEntry(0, 3, 16, b"a\vb".ljust(32, b"\0")).human()
+    # 32 printable bytes without a terminating NUL are no C string: hex only (CStr in Rust)
+    assert SecretEntry(0, 3, 16, b"A" * 32).human().splitlines()[1] == " 0x" + "41" * 32
 
 
 def test_yaml() -> None:

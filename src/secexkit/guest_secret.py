@@ -36,8 +36,8 @@ def secret_id_from_name(name: str, *, use_name: bool = False) -> bytes:
 def format_secret_id(secret_id: bytes) -> str:
     """``"<ascii> | 0x<hex>"`` when the ID is printable text, else ``"0x<hex>"``."""
     hex_id = "0x" + secret_id.hex()
-    text, _, rest = secret_id.partition(b"\0")
-    if text and not any(rest) and all(0x20 <= c < 0x7F or c in b"\t\n\f\r" for c in text):
+    text, nul, rest = secret_id.partition(b"\0")  # text needs a terminating NUL (as in Rust)
+    if nul and text and not any(rest) and all(0x20 <= c < 0x7F or c in b"\t\n\f\r" for c in text):
         return f"{text.decode('ascii')} | {hex_id}"
     return hex_id
 
