@@ -10,7 +10,7 @@ import argparse
 import logging
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import InputError, UsageError
 from ..hostkeys import HostKey, HostKeyDocument, parse_host_key_document
 from ._common import add_list_option, read_file
 
@@ -52,6 +52,34 @@ def check_host_key_options(args: argparse.Namespace) -> None:
     if not args.no_verify and not args.cert:
         raise UsageError("the following required arguments were not provided: "
                          "<--no-verify|--cert <FILE>>")
+    if not args.no_verify and args.root_ca is not None and not args.root_ca.strip():
+        raise UsageError("the value of '--root-ca <FILE>' is empty: name the trusted root CA "
+                         "file, or leave the option out to use the system's trusted roots")
+
+
+def verified_host_key(verifier: Any, document: HostKeyDocument) -> HostKey:
+    """Verify ``document`` with a :class:`~secexkit.trust.HostKeyVerifier` and return its
+    host key, making sure the key is the one of the certificate that was verified."""
+    verifier.verify(document.certificate, document.source)
+    key = document.host_key
+    if not _same_key(key, document.certificate):
+        raise InputError(f"The host-key document {document.source} is ambiguous: its key "
+                         "differs between the certificate parsers")
+    return key
+
+
+def _same_key(key: HostKey, certificate: Any) -> bool:
+    from cryptography.hazmat.primitives import serialization
+
+    def point(public_key: Any) -> bytes:
+        raw: bytes = public_key.public_bytes(serialization.Encoding.X962,
+                                             serialization.PublicFormat.UncompressedPoint)
+        return raw
+
+    try:
+        return point(key.public_key) == point(certificate.public_key())
+    except (ValueError, TypeError, AttributeError):
+        return False
 
 
 def read_host_key_documents(paths: list[str]) -> list[HostKeyDocument]:
@@ -93,7 +121,6 @@ def _verified_host_keys(args: argparse.Namespace) -> list[HostKey]:
     keys = []
     for path in args.host_key_document:
         document = parse_host_key_document(read_file(path, "host-key document"), path)
-        verifier.verify(document.certificate, document.source)
+        keys.append(verified_host_key(verifier, document))
         log.info("Use host-key document at '%s'", document.source)
-        keys.append(document.host_key)
     return keys

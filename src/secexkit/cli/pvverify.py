@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from ..errors import SecexError
 from ..hostkeys import parse_host_key_document
 from ._common import ArgumentParser, add_verbosity, read_file, run, write_stdout
-from ._hostkeys import add_host_key_options, check_host_key_options
+from ._hostkeys import add_host_key_options, check_host_key_options, verified_host_key
 
 log = logging.getLogger("secexkit.cli")
 
@@ -57,9 +57,8 @@ def _main(args: argparse.Namespace) -> int:
     for path in args.host_key_document:
         try:
             document = parse_host_key_document(read_file(path, "host-key document"), path)
-            if verify is not None:
-                verify.verify(document.certificate, document.source)
-            key_hash = document.host_key.hash.hex()
+            key = document.host_key if verify is None else verified_host_key(verify, document)
+            key_hash = key.hash.hex()
         except SecexError as exc:
             failed += 1
             write_stdout(f"{path}: FAILED: {_verdict_text(exc, path)}\n")

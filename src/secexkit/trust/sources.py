@@ -92,6 +92,7 @@ def load_trust_inputs(cert_paths: Sequence[str], crl_paths: Sequence[str],
             found = parse_pem(cert_data[path]).crls
         crls += [SourcedCrl(crl, path) for crl in found]
     certificates: list[SourcedCert] = []
+    empty: list[str] = []
     for path in cert_paths:
         if path not in cert_data:
             try:
@@ -103,6 +104,7 @@ def load_trust_inputs(cert_paths: Sequence[str], crl_paths: Sequence[str],
         except ValueError as exc:
             raise InputError(f"Cannot load certificate from {path}: {exc}") from None
         if not certs:
-            log.debug("No certificate in '%s'", path)
+            log.info("The --cert file '%s' holds no certificate", path)
+            empty.append(path)
         certificates += [SourcedCert(cert, path) for cert in certs]
-    return TrustInputs(certificates, crls, anchors)
+    return TrustInputs(certificates, crls, anchors, empty)

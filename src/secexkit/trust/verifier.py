@@ -46,13 +46,15 @@ class TrustInputs:
     """What the user gave: ``--cert`` certificates, CRLs (``--crl``, and those inside
     certificate / root files) and the trust anchors (``--root-ca`` or the system)."""
 
-    __slots__ = ("anchors", "certificates", "crls")
+    __slots__ = ("anchors", "certificates", "crls", "empty_files")
 
     def __init__(self, certificates: list[SourcedCert], crls: list[SourcedCrl],
-                 anchors: TrustAnchors) -> None:
+                 anchors: TrustAnchors, empty_files: Sequence[str] = ()) -> None:
         self.certificates = certificates
         self.crls = crls
         self.anchors = anchors
+        #: ``--cert`` files that hold no certificate (accepted, as by the reference)
+        self.empty_files = list(empty_files)
 
 
 class CrlDownloads:
@@ -91,14 +93,22 @@ class CrlDownloads:
         return [f"{uri}: {self.failures[uri]}" for uri in uris if uri in self.failures]
 
 
-def select_signing_key(certs: Sequence[SourcedCert]) -> tuple[SourcedCert, list[SourcedCert]]:
-    """Exactly one certificate must be an IBM Z signing key; the others are intermediates."""
+def select_signing_key(certs: Sequence[SourcedCert], empty_files: Sequence[str] = (),
+                       ) -> tuple[SourcedCert, list[SourcedCert]]:
+    """Exactly one certificate must be an IBM Z signing key; the others are intermediates.
+
+    ``empty_files`` (``--cert`` files without any certificate) are named in the error.
+    """
     signing = [c for c in certs if is_ibm_signing_subject(c.cert.subject)]
     if not signing:
         given = ", ".join(c.label for c in certs) or "none"
+        empty = ""
+        if empty_files:
+            empty = ("; these --cert files hold no certificate: "
+                     + ", ".join(f"'{path}'" for path in empty_files))
         raise TrustError(
             f"{PREFIX}: Specify one IBM Z signing key (none of the --cert certificates is an "
-            "IBM Z signing-key certificate); add it with --cert",
+            f"IBM Z signing-key certificate{empty}); add it with --cert",
             f"given certificates: {given}",
             "an IBM Z signing-key subject has C=US, ST=New York, L=Poughkeepsie or Armonk, "
             "O and CN 'International Business Machines Corporation' and an OU ending in "
@@ -119,8 +129,7 @@ def _chain_hint(failure: ChainFailure, offline: bool, downloads: CrlDownloads | 
     if kind == "no-issuer":
         if failure.level == 0:
             return "give the intermediate CA certificate with --cert", details
-        return (f"give the root CA that issued it with --root-ca (trusted roots: "
-                f"{anchors.description})"), details
+        return "give the root CA that issued it with --root-ca", details
     if kind == "wrong-issuer":
         return "give the CA certificate that really issued it with --cert", details
     if kind in ("no-crl", "crl-invalid"):
@@ -280,7 +289,7 @@ def establish_trust(inputs: TrustInputs, *, fetcher: CrlFetcher | None,
         for cert in inputs.certificates:
             for crl in downloads.first_for(cert.cert):
                 pool.add(crl)
-    signing, untrusted = select_signing_key(inputs.certificates)
+    signing, untrusted = select_signing_key(inputs.certificates, inputs.empty_files)
     try:
         chain = validate_chain(signing, untrusted, inputs.anchors, pool, now)
     except ChainFailure as failure:
