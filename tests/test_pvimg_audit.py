@@ -429,3 +429,50 @@ def test_write_behind(env: dict[str, Path], monkeypatch: pytest.MonkeyPatch, adv
     counts = [sum(1 for c in calls if c[:2] == window) for window in firsts]
     drops = max(0, len(firsts) - components.DROP_BEHIND_WINDOWS)
     assert counts == [2] * drops + [1] * (len(firsts) - drops)
+
+
+# ------------------------------------------------------------ pipes and special files
+
+
+def test_pipes_as_checked_components(env: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    """The checks need a regular kernel (random access) and a regular parmfile (its size)."""
+    for option in ("-i", "-p"):
+        read_end, write_end = os.pipe()
+        os.write(write_end, b"console=ttysclp0")
+        os.close(write_end)
+        try:
+            args = _args(env)
+            if option == "-p":
+                args += ["-p", f"/dev/fd/{read_end}"]
+            else:
+                args[1] = f"/dev/fd/{read_end}"
+            assert main(["create", *args]) == 1
+        finally:
+            os.close(read_end)
+        err = capsys.readouterr().err
+        assert f"/dev/fd/{read_end}" in err and "--no-component-check" in err, err
+        assert "internal error" not in err
+        assert _left_behind(env) == []
+    # without the check a piped parmfile is streamed like any other input
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"console=ttysclp0")
+    os.close(write_end)
+    try:
+        assert main(["create", *_args(env, "--no-component-check", "-p",
+                                      f"/dev/fd/{read_end}")]) == 0
+    finally:
+        os.close(read_end)
+
+
+def test_overwrite_never_replaces_special_files(env: dict[str, Path],
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    fifo = env["dir"] / "fifo"
+    os.mkfifo(fifo)
+    for target in (fifo, Path("/dev/null")):
+        before = os.lstat(target)
+        assert main(["create", *_args(env, "--overwrite", output=str(target))]) == 1
+        assert "is not a regular file" in capsys.readouterr().err
+        after = os.lstat(target)
+        assert (after.st_mode, after.st_ino, after.st_rdev) == (before.st_mode, before.st_ino,
+                                                                 before.st_rdev)
+        assert not Path(f"{target}.part").exists()

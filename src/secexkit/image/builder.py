@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,11 +150,17 @@ def _open(path: Path, what: str) -> io.BufferedReader:
 def check_kernel(path: Path) -> int:
     """Raw s390x kernel checks; returns the kernel's maximum command-line size."""
     with _open(path, "Linux kernel") as stream:
-        if _read_at(stream, 0, 4) == ELF_MAGIC:
-            raise InputError(f"Check for Linux kernel component has failed: `{path}` is an ELF "
-                             "file, but only raw binary kernels are supported")
-        limit = _read_at(stream, COMMAND_LINE_SIZE_OFFSET, 8)
-        marker = _read_at(stream, S390EP_OFFSET, len(S390EP))
+        try:
+            head = _read_at(stream, 0, 4)
+            limit = _read_at(stream, COMMAND_LINE_SIZE_OFFSET, 8)
+            marker = _read_at(stream, S390EP_OFFSET, len(S390EP))
+        except OSError as exc:  # e.g. a pipe: the check needs random access
+            raise InputError(f"Check for Linux kernel component has failed: cannot read `{path}`: "
+                             f"{exc.strerror or exc} (use a regular file or "
+                             "--no-component-check)") from None
+    if head == ELF_MAGIC:
+        raise InputError(f"Check for Linux kernel component has failed: `{path}` is an ELF "
+                         "file, but only raw binary kernels are supported")
     if marker != S390EP or len(limit) != 8:
         raise InputError(f"Check for Linux kernel component has failed: `{path}` is no s390x "
                          f"Linux kernel (no S390EP marker at {S390EP_OFFSET:#x})")
@@ -163,7 +170,12 @@ def check_kernel(path: Path) -> int:
 def check_cmdline(path: Path, max_size: int) -> int:
     """The command line incl. its terminating NUL must fit the kernel's limit."""
     with _open(path, "kernel command line") as stream:
-        length = os.fstat(stream.fileno()).st_size
+        status = os.fstat(stream.fileno())
+        if not stat.S_ISREG(status.st_mode):  # a pipe's size is unknown until it is read
+            raise InputError(f"Check for kernel cmdline component has failed: `{path}` is not a "
+                             "regular file, its size cannot be checked (use a regular file or "
+                             "--no-component-check)")
+        length = status.st_size
         last = _read_at(stream, length - 1, 1) if length else b""
     size = length + (0 if last == b"\x00" else 1)
     if size > max_size:

@@ -12,6 +12,7 @@ import contextlib
 import errno
 import logging
 import os
+import stat
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
@@ -41,6 +42,13 @@ class AtomicOutput:
             raise InputError(f"Cannot write `{self.given}`: a file name cannot end with '/'")
         if not self.overwrite and os.path.lexists(self.path):
             raise InputError(f"Output `{self.path}` already exists (use --overwrite to replace it)")
+        try:
+            mode = os.lstat(self.path).st_mode
+        except OSError:
+            return
+        # --overwrite replaces files (or symbolic links), never /dev/null or a FIFO
+        if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+            raise InputError(f"Cannot write `{self.given}`: it exists and is not a regular file")
 
     def __enter__(self) -> BinaryIO:
         self.check_target()
