@@ -476,3 +476,20 @@ def test_overwrite_never_replaces_special_files(env: dict[str, Path],
         assert (after.st_mode, after.st_ino, after.st_rdev) == (before.st_mode, before.st_ino,
                                                                  before.st_rdev)
         assert not Path(f"{target}.part").exists()
+
+
+@pytest.mark.parametrize("where", ["streaming", "fixed parts", "fsync"])
+def test_disk_full(env: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
+                   capsys: pytest.CaptureFixture[str], where: str) -> None:
+    def full(*_: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    target = {"streaming": "secexkit.image.components._write_all",
+              "fixed parts": "secexkit.image.builder._write_at",
+              "fsync": "secexkit.image.output.os.fsync"}[where]
+    monkeypatch.setattr(target, full)
+    assert main(["create", *_args(env)]) == 1
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert errors == [f"error: Cannot write `{env['out']}.part`: No space left on device"], err
+    assert _left_behind(env) == []

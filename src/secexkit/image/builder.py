@@ -251,7 +251,7 @@ def create_image(output: str | os.PathLike[str], inputs: ImageInputs, options: I
             out.seek(plan.first_component_address)
             encryptor = ComponentEncryptor(out, plan.first_component_address, image_key,
                                            encrypt=options.encrypt, progress=progress,
-                                           write_behind=options.sync)
+                                           write_behind=options.sync, name=str(target.part))
             try:
                 for kind, stream in streams:
                     source = CmdlineSource(stream) if kind == ComponentKind.CMDLINE else stream
@@ -282,17 +282,24 @@ def create_image(output: str | os.PathLike[str], inputs: ImageInputs, options: I
             ipib = Ipib(plan.header_address, len(header), tuple(
                 IpibComponent(c.tweak_prefix, c.address, c.size) for c in secured))
             ipib_bytes = ipib.to_bytes()
-            _write_at(out, ipib_address, ipib_bytes)
-            _write_at(out, plan.header_address, header)
-            _write_at(out, STAGE3A_ADDRESS, _stage3a(loaders.stage3a, plan.header_address,
-                                                     len(header), ipib_address))
-            _write_at(out, 0, short_psw(DEFAULT_PSW_MASK, STAGE3A_ENTRY))
-            _write_at(out, IMAGE_METADATA_OFFSET, IMAGE_METADATA.pack({
-                "magic": IMAGE_METADATA_MAGIC,
-                "header_offset": plan.header_address,
-                "version": IMAGE_METADATA_VERSION,
-                "ipib_offset": ipib_address,
-            }))
+            fixed_parts = [
+                (ipib_address, ipib_bytes),
+                (plan.header_address, header),
+                (STAGE3A_ADDRESS, _stage3a(loaders.stage3a, plan.header_address, len(header),
+                                           ipib_address)),
+                (0, short_psw(DEFAULT_PSW_MASK, STAGE3A_ENTRY)),
+                (IMAGE_METADATA_OFFSET, IMAGE_METADATA.pack({
+                    "magic": IMAGE_METADATA_MAGIC,
+                    "header_offset": plan.header_address,
+                    "version": IMAGE_METADATA_VERSION,
+                    "ipib_offset": ipib_address,
+                })),
+            ]
+            try:
+                for offset, data in fixed_parts:
+                    _write_at(out, offset, data)
+            except OSError as exc:  # e.g. the disk filled up (the file is sparse until now)
+                raise InputError(f"Cannot write `{target.part}`: {exc.strerror or exc}") from None
     finally:
         for _, stream in streams:
             stream.close()

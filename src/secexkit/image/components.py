@@ -381,10 +381,11 @@ class ComponentEncryptor:
 
     def __init__(self, out: BinaryIO, start: int, image_key: SecretBytes, *,
                  encrypt: bool = True, progress: Progress | None = None,
-                 write_behind: bool = False) -> None:
+                 write_behind: bool = False, name: str = "the image") -> None:
         if start % PAGE_SIZE:
             raise ValueError("secured components must start on a page boundary")
         self._cipher = batch_cipher(image_key) if encrypt else None
+        self._name = name
         self._next = start
         self._progress = progress
         self._pld = hashlib.sha512()
@@ -426,7 +427,8 @@ class ComponentEncryptor:
         error = self._hash_stage.error or self._write_stage.error
         if error is not None:
             if isinstance(error, OSError):
-                raise InputError(f"Cannot write the image: {error.strerror or error}") from error
+                raise InputError(f"Cannot write `{self._name}`: {error.strerror or error}") \
+                    from error
             raise error
 
     def add(self, kind: ComponentKind, source: PageSource, tweak: bytes | None = None,
