@@ -299,19 +299,27 @@ def test_fuzz_short_psw(data: bytes) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=0x400), st.sampled_from([0, 8, 12, 16, 0x20, 0x28]))
-def test_fuzz_header_reader(data: bytes, patch_at: int) -> None:
+@given(st.binary(max_size=0x400), st.sampled_from([0, 8, 12, 16, 0x20, 0x28]), st.booleans())
+def test_fuzz_header_reader(data: bytes, patch_at: int, consistent: bool) -> None:
     # bias towards the magic so the deeper checks are reached
     blob = bytearray(b"IBMSecEx\x00\x00\x01\x00" + data)
     if len(blob) > patch_at + 4 and patch_at:
         blob[patch_at:patch_at + 4] = (0x280).to_bytes(4, "big")
+    if consistent and len(blob) >= 0x30:  # one key slot, v1 sizes: the parser accepts it
+        blob[12:16] = (0x280).to_bytes(4, "big")
+        blob[0x20:0x30] = (1).to_bytes(8, "big") + (0x80).to_bytes(8, "big")
     for candidate in (bytes(blob), data):
         try:
             header = load_se_header(io.BytesIO(candidate), "fuzz")
         except FormatError:
             continue
-        text(header, verified=False, full=True)
-        json_text(header_document(header, verified=False))
+        # what was accepted is a consistent v1 header, shown with its own values
+        size = int.from_bytes(candidate[12:16], "big")
+        assert candidate[:8] == b"IBMSecEx" and 16 < size <= len(candidate)
+        shown = text(header, verified=False, full=True)
+        assert f"  size: {size} bytes" in shown.splitlines()
+        document = json.loads(json_text(header_document(header, verified=False)))["data"]
+        assert document["sehs"] == size and document["tag_hex"] == candidate[size - 16:size].hex()
         with contextlib.suppress(CryptoError):
             decrypt_se_header(header, SecretBytes(bytes(32)))
 
