@@ -205,3 +205,21 @@ def test_plaintext_from_buffers(data: bytes, pad: int, junk: bytes, claimed: int
     got = plaintext_from_payload(buffer)
     assert got == (buffer[2:end] if well_formed else None)
     assert plaintext_from_payload(buffer[:1]) is None
+
+
+@pytest.mark.parametrize(("kind", "sizes"), [("aes", {16: 4, 24: 5, 32: 6}),
+                                             ("aes-xts", {32: 7, 64: 8}),
+                                             ("hmac-sha", {64: 9, 128: 10})])
+def test_every_size_of_the_raw_key_kinds(kind: str, sizes: dict[int, int]) -> None:
+    """0..260 bytes: exactly the listed sizes are accepted, as the listed type, unchanged."""
+    name = {"aes": "AES-KEY", "aes-xts": "AES-XTS-KEY", "hmac-sha": "HMAC-SHA-KEY"}[kind]
+    for size in range(261):
+        data = bytes([size % 256]) * size
+        if size in sizes:
+            secret = retrievable_secret("k", kind, data)
+            assert (secret.secret_type, secret.payload.reveal()) == (sizes[size], data)
+            continue
+        with pytest.raises(InputError) as err:
+            retrievable_secret("k", kind, data)
+        assert str(err.value).startswith(f"Incorrect key size for a {name}. Is: "), size
+        assert "\n" not in str(err.value)
