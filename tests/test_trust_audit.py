@@ -226,3 +226,71 @@ def test_setup_is_a_valid_baseline(p: PkiSet, rsa_signing: Entity) -> None:
                             crls=[p.root_crl, p.inter_crl, pki.make_crl(rsa_signing)])
     doc = pki.issue(rsa_signing, pki.HOST_SUBJECT, host_spec(), key=p.host_key)
     assert hkd_check(s.verifier(), doc.cert) == "ok"
+
+
+# --- X509_STRICT profile details and X509_verify's algorithm consistency -----------------------
+
+def _relabel_inner(obj: x509.Certificate | x509.CertificateRevocationList, key: rsa.RSAPrivateKey,
+                   ) -> bytes:
+    """``obj`` (sha256WithRSAEncryption) with the signed copy of the algorithm changed to
+    sha1WithRSAEncryption and signed again with SHA-256: the signature is genuine, the
+    two algorithm identifiers differ."""
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    raw = pki.der(obj)
+    inner = raw.index(pki.SHA256_WITH_RSA)
+    raw = raw[:inner] + pki.SHA1_WITH_RSA + raw[inner + len(pki.SHA1_WITH_RSA):]
+    patched = (x509.load_der_x509_certificate(raw) if isinstance(obj, x509.Certificate)
+               else x509.load_der_x509_crl(raw))
+    tbs = (patched.tbs_certificate_bytes if isinstance(patched, x509.Certificate)
+           else patched.tbs_certlist_bytes)
+    signature = key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
+    return raw[:-len(signature)] + signature
+
+
+def test_signed_and_outer_algorithms_must_agree(p: PkiSet, rsa_signing: Entity) -> None:
+    key = rsa_signing.key
+    assert isinstance(key, rsa.RSAPrivateKey)
+    doc = pki.issue(rsa_signing, pki.HOST_SUBJECT, host_spec(hash_algorithm=hashes.SHA256()),
+                    key=p.host_key)
+    mixed = x509.load_der_x509_certificate(_relabel_inner(doc.cert, key))
+    assert mixed.signature_algorithm_oid == x509.SignatureAlgorithmOID.RSA_WITH_SHA256
+    assert signed_by(doc.cert, rsa_signing.cert)
+    assert not signed_by(mixed, rsa_signing.cert)
+    crl = pki.make_crl(rsa_signing)
+    with pytest.raises(ValueError, match="Inner and outer"):  # cryptography refuses such CRLs
+        x509.load_der_x509_crl(_relabel_inner(crl, key))
+    v = setup(p, signing=rsa_signing, crls=[p.root_crl, p.inter_crl, crl]).verifier()
+    with pytest.raises(TrustError) as info:
+        v.verify(mixed, "mixed.crt")
+    assert info.value.check == "signature"
+
+
+def test_path_length_without_key_cert_sign(p: PkiSet) -> None:
+    signing = pki.issue(p.inter, ibm_name(SIGNING_UNIT),
+                        CertSpec(ca=True, path_length=0, key_usage="digital_signature"),
+                        key=p.signing.key)
+    err = chain_error(setup(p, signing=signing))
+    assert err.level == 0 and "keyCertSign" in str(err)
+
+
+@pytest.mark.parametrize(("subject", "san", "problem"), [
+    (x509.Name([]), None, "empty subject name"),
+    (x509.Name([]), (x509.SubjectAlternativeName([x509.DNSName("a.example")]), False),
+     "non-critical subject alternative name"),
+    (x509.Name([]), (x509.SubjectAlternativeName([x509.DNSName("a.example")]), True), None),
+])
+def test_empty_subject_rules(p: PkiSet, subject: x509.Name,
+                             san: tuple[x509.ExtensionType, bool] | None,
+                             problem: str | None) -> None:
+    from secexkit.trust._chain import ChainFailure, _check_extensions
+
+    leaf = pki.issue(p.inter, subject, CertSpec(extra_extensions=[san] if san else []))
+    chain = [SourcedCert(leaf.cert, "leaf"), SourcedCert(p.inter.cert, "inter"),
+             SourcedCert(p.root.cert, "root")]
+    if problem is None:
+        _check_extensions(chain)
+        return
+    with pytest.raises(ChainFailure) as info:
+        _check_extensions(chain)
+    assert info.value.level == 0 and problem in info.value.reason

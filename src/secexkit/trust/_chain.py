@@ -253,6 +253,22 @@ def _check_extensions(chain: list[SourcedCert]) -> None:
                 raise fail(f"{label} has key usage keyCertSign but is not a CA")
             if constraints is not None and constraints.value.path_length is not None:
                 raise fail(f"{label} has a path length constraint but is not a CA")
+        if constraints is not None and constraints.value.path_length is not None \
+                and (usage is None or not usage.key_cert_sign):
+            raise fail(f"{label} has a path length constraint but its key usage lacks keyCertSign")
+        try:
+            alt_names = extension(cert, x509.SubjectAlternativeName)
+        except ValueError as exc:
+            raise fail(f"{label} has malformed extensions ({exc})",
+                       UNHANDLED_CRITICAL_EXTENSION) from None
+        empty_subject = len(list(cert.subject)) == 0
+        if alt_names is not None and len(alt_names.value) == 0:
+            raise fail(f"{label} has an empty subject alternative name")
+        if empty_subject and (ca or (usage is not None and usage.crl_sign) or alt_names is None):
+            raise fail(f"{label} has an empty subject name")
+        if empty_subject and alt_names is not None and not alt_names.critical:
+            raise fail(f"{label} has an empty subject name and a non-critical subject "
+                       "alternative name")
         if akid_ext is not None and akid_ext.critical:
             raise fail(f"{label} has a critical authority key identifier")
         if skid_ext is not None and skid_ext.critical:
@@ -261,8 +277,6 @@ def _check_extensions(chain: list[SourcedCert]) -> None:
             raise fail(f"{label} has no authority key identifier")
         if len(list(cert.issuer)) == 0:
             raise fail(f"{label} has an empty issuer name")
-        if ca and len(list(cert.subject)) == 0:
-            raise fail(f"{label} has an empty subject name")
         if cert.version != x509.Version.v3 and len(extensions_of(cert)) > 0:
             raise fail(f"{label} has extensions but is not an X.509 v3 certificate")
 

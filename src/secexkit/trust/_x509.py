@@ -13,6 +13,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 
+from ..der import CONTEXT_0, INTEGER, read_tlv
+from ..errors import FormatError
 from ._names import describe_name, names_equal
 
 MIN_SECURITY_BITS = 112  # OpenSSL security (auth) level 2, as the reference
@@ -225,6 +227,28 @@ def _verify(key: Any, signature: bytes, data: bytes,
     return True
 
 
+def algorithms_consistent(raw: bytes, is_certificate: bool) -> bool:
+    """Is the AlgorithmIdentifier inside the signed part (certificate: after version and
+    serial; CRL: after the optional version) byte-identical to the outer one?"""
+    try:
+        _, body, _ = read_tlv(raw, 0)
+        _, tbs_start, tbs_end = read_tlv(raw, body)
+        _, _, outer_end = read_tlv(raw, tbs_end)
+        outer = raw[tbs_end:outer_end]
+        pos = tbs_start
+        tag, _, end = read_tlv(raw, pos)
+        if is_certificate:
+            if tag == CONTEXT_0:  # version
+                pos = end
+            _, _, pos = read_tlv(raw, pos)  # serial number
+        elif tag == INTEGER:  # version
+            pos = end
+        _, _, inner_end = read_tlv(raw, pos)
+    except FormatError:
+        return False
+    return raw[pos:inner_end] == outer
+
+
 _SIGNATURE_CACHE: dict[tuple[bytes, x509.Certificate], bool] = {}
 _SIGNATURE_CACHE_SIZE = 256
 
@@ -232,17 +256,20 @@ _SIGNATURE_CACHE_SIZE = 256
 def signed_by(obj: x509.Certificate | x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
     """Does ``issuer``'s public key verify the signature of ``obj``?  Names are NOT compared.
 
-    Memoised on (the whole DER of ``obj``, issuer) — the outer signature algorithm is not
-    part of the signed bytes, so the key must cover it: the chain and CRL checks ask the
-    same question more than once.
+    As OpenSSL's X509_verify / X509_CRL_verify, the signature algorithm inside the
+    signed part must equal the outer one.  Memoised on (the whole DER of ``obj``,
+    issuer) — the outer signature algorithm is not part of the signed bytes, so the key
+    must cover it: the chain and CRL checks ask the same question more than once.
     """
     data = obj.tbs_certificate_bytes if isinstance(obj, x509.Certificate) else obj.tbs_certlist_bytes
-    key = (obj.public_bytes(serialization.Encoding.DER), issuer)
+    raw = obj.public_bytes(serialization.Encoding.DER)
+    key = (raw, issuer)
     known = _SIGNATURE_CACHE.get(key)
     if known is not None:
         return known
     try:
-        result = _verify(issuer.public_key(), obj.signature, data, obj)
+        result = algorithms_consistent(raw, isinstance(obj, x509.Certificate)) and \
+            _verify(issuer.public_key(), obj.signature, data, obj)
     except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
         result = False
     if len(_SIGNATURE_CACHE) >= _SIGNATURE_CACHE_SIZE:
