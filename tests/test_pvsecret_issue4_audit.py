@@ -114,6 +114,12 @@ def test_positionals_between_options(tmp_path: Path, signers: dict[str, Signer],
         code, _, err = cli(capsysbinary, *[str(out) if a == "{out}" else a for a in argv])
         assert code == 0, (argv, err)
         assert out.read_bytes() == b"\x56" * 256
+    # "--" still ends the options (parse_known_intermixed_args alone would lose it)
+    dashed = tmp_path / "-req"
+    dashed.write_bytes(req.read_bytes())
+    code, _, err = cli(capsysbinary, "verify", "--user-cert", cert, "--", dashed, tmp_path / "-o")
+    assert code == 0, err
+    assert (tmp_path / "-o").read_bytes() == b"\x56" * 256
     code, _, err = cli(capsysbinary, "verify", req, tmp_path / "a", "--user-cert", cert,
                        tmp_path / "b")
     assert code == 2 and "unrecognized arguments" in err

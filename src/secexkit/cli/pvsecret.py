@@ -203,7 +203,9 @@ class _IntermixedParser(ArgumentParser):
     def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
                          namespace: argparse.Namespace | None = None
                          ) -> tuple[argparse.Namespace, list[str]]:
-        if self._busy:  # parse_known_intermixed_args calls back into us
+        if self._busy or (args is not None and "--" in args):
+            # parse_known_intermixed_args calls back into us; it also loses "--"
+            # (CPython 3.11), after which everything is positional anyway
             return super().parse_known_args(args, namespace)
         self._busy = True
         try:
