@@ -102,7 +102,8 @@ def test_private_key_as_user_cert(tmp_path: Path, signed: dict[str, Path],
 
 
 def test_positionals_between_options(tmp_path: Path, signers: dict[str, Signer],
-                                     signed: dict[str, Path], capsysbinary: Capture) -> None:
+                                     signed: dict[str, Path], capsysbinary: Capture,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """clap accepts positionals anywhere; argparse alone would call OUTPUT unrecognised."""
     cert, req = signers["rsa2048"].cert_file, signed["rsa2048"]
     argvs: list[list[str | Path]] = [["verify", req, "--user-cert", cert, "{out}"],
@@ -115,11 +116,11 @@ def test_positionals_between_options(tmp_path: Path, signers: dict[str, Signer],
         assert code == 0, (argv, err)
         assert out.read_bytes() == b"\x56" * 256
     # "--" still ends the options (parse_known_intermixed_args alone would lose it)
-    dashed = tmp_path / "-req"
-    dashed.write_bytes(req.read_bytes())
-    code, _, err = cli(capsysbinary, "verify", "--user-cert", cert, "--", dashed, tmp_path / "-o")
+    monkeypatch.chdir(tmp_path)
+    Path("-req").write_bytes(req.read_bytes())
+    code, _, err = cli(capsysbinary, "verify", "--user-cert", cert, "--", "-req", "-out")
     assert code == 0, err
-    assert (tmp_path / "-o").read_bytes() == b"\x56" * 256
+    assert Path("-out").read_bytes() == b"\x56" * 256
     code, _, err = cli(capsysbinary, "verify", req, tmp_path / "a", "--user-cert", cert,
                        tmp_path / "b")
     assert code == 2 and "unrecognized arguments" in err
