@@ -330,3 +330,23 @@ def test_arbitrary_list_buffers(tmp_path_factory: pytest.TempPathFactory, data: 
         except FormatError:
             return
     assert len(secrets) == int.from_bytes(data[:2].ljust(2, b"\0"), "big")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=1500))
+def test_add_arbitrary_requests(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
+    """The duplicate-ID check parses whatever it gets: a result or our error, nothing else."""
+    from secexkit.errors import SecexError
+
+    fake = FakeUltravisor()
+    path = tmp_path_factory.mktemp("add") / "uv"
+    path.write_bytes(b"")
+    for candidate in (data, b"asrcbM" + data):
+        secret_id = secret_id_of_request(candidate)
+        assert secret_id is None or len(secret_id) == 32
+        with UvDevice.open(str(path), ioctl=fake.ioctl, machine="s390x") as dev:
+            try:
+                add_secret(dev, candidate)
+            except SecexError:
+                continue
+        assert candidate.startswith(b"asrcbM")
