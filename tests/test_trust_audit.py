@@ -294,3 +294,30 @@ def test_empty_subject_rules(p: PkiSet, subject: x509.Name,
     with pytest.raises(ChainFailure) as info:
         _check_extensions(chain)
     assert info.value.level == 0 and problem in info.value.reason
+
+
+def test_rsa_pss_and_other_ecdsa_parameters_verify(p: PkiSet, rsa_signing: Entity) -> None:
+    """Parameters come from the certificate: RSA-PSS (salt length, MGF1 hash) and ECDSA
+    with other digests verify; the same certificate with another salt length does not."""
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+    builder = (x509.CertificateBuilder().subject_name(pki.HOST_SUBJECT)
+               .issuer_name(rsa_signing.name).public_key(p.host_key.public_key())
+               .serial_number(77).not_valid_before(NOW - DAY).not_valid_after(NOW + DAY))
+    doc = builder.sign(rsa_signing.key, hashes.SHA256(), rsa_padding=pss)
+    assert isinstance(doc.signature_algorithm_parameters, padding.PSS)
+    assert signed_by(doc, rsa_signing.cert)
+    key = rsa_signing.key
+    assert isinstance(key, rsa.RSAPrivateKey)
+    other_salt = key.sign(doc.tbs_certificate_bytes,
+                          padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=20),
+                          hashes.SHA256())
+    assert len(other_salt) == len(doc.signature)
+    raw = pki.der(doc)
+    resigned = x509.load_der_x509_certificate(raw[:-len(other_salt)] + other_salt)
+    assert not signed_by(resigned, rsa_signing.cert)  # declared salt length 32, used 20
+    for algorithm in (hashes.SHA384(), hashes.SHA512(), hashes.SHA224()):
+        issued = pki.issue(p.signing, pki.HOST_SUBJECT, host_spec(hash_algorithm=algorithm),
+                           key=p.host_key)
+        assert hkd_check(setup(p).verifier(), issued.cert) == "ok", algorithm.name
