@@ -152,3 +152,17 @@ def test_fuzz_parse(data: bytes) -> None:
     assert data.startswith(lst.to_bytes())
     lst.human()
     lst.yaml()
+
+
+def test_every_field_at_its_spec_offset() -> None:
+    """Distinct bytes in every field (spec §15.1 offsets), reserved bytes kept as returned."""
+    header = bytes.fromhex("0002" "0003" "0004" "a1a2" "b1b2b3b4b5b6b7b8")
+    entry1 = bytes.fromhex("0a0b" "0c0d" "01020304" + "ee" * 8) + bytes(range(32))
+    entry2 = bytes.fromhex("0001" "0003" "00000010" + "00" * 8) + bytes(range(32, 64))
+    parsed = parse_secret_list(header + entry1 + entry2 + b"\xff" * 48)  # 3rd not stored
+    assert (parsed.total, parsed.next_index, len(parsed)) == (3, 4, 2)
+    first = parsed.entries[0]
+    assert (first.index, first.secret_type, first.length) == (0x0A0B, 0x0C0D, 0x01020304)
+    assert first.reserved == b"\xee" * 8 and first.secret_id == bytes(range(32))
+    assert parsed.entries[1].secret_id == bytes(range(32, 64))
+    assert parsed.to_bytes() == header + entry1 + entry2
