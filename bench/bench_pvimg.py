@@ -116,7 +116,8 @@ def main() -> None:
         runs = (("first", True, True), ("steady", False, True), ("steady+fsync", True, True),
                 ("steady+fsync, no write-behind", True, False))
         for number, (label, sync, write_behind) in enumerate(runs):
-            setattr(components, "WRITE_BEHIND_BYTES", write_behind_bytes if write_behind else 1 << 62)  # noqa: B010
+            window = write_behind_bytes if write_behind else 1 << 62
+            setattr(components, "WRITE_BEHIND_BYTES", window)  # noqa: B010
             start = time.perf_counter()
             create_image(directory / f"image{number}.se", inputs,
                          ImageOptions(host_keys=[host], image_key=SecretBytes(key), sync=sync),
