@@ -137,6 +137,9 @@ def test_yaml12_scalars() -> None:
         "!Retrievable\nkind: 3 (PLAINTEXT)\nname: x\nid: 0x" + "00" * 31,
         "!Association\nname: x\nid: 0X" + "00" * 32,
         "!Association\nname: x\nid: 0x" + "zz" * 32,
+        # 64 characters that bytes.fromhex accepts but that are not 64 hex digits
+        "!Association\nname: x\nid: '0x" + "00" * 30 + "    '",
+        "!Association\nname: x\nid: '0x" + "0 0 " * 16 + "'",
         "!Association [1, 2]",
         "just a string",
         "[1, 2]",
@@ -296,3 +299,10 @@ def test_no_rehash_for_an_id_without_nul(device: tuple[UvDevice, FakeUltravisor]
         retrieve(dev, SecretSelector(secret_id=text))
     fake.store(4, hashlib.sha256(b"B" * 31).digest(), b"\x02" * 16)
     assert retrieve(dev, SecretSelector(secret_id=b"B" * 31 + b"\0")).data.reveal() == b"\x02" * 16
+
+
+@pytest.mark.parametrize("value", ["0x" + "00" * 30 + "    ", "0x" + " 00" * 21 + "0",
+                                   "0x" + "\u0663" * 64])
+def test_hex_ids_need_64_hex_digits(value: str) -> None:
+    with pytest.raises(InputError, match="not a hex string"):
+        selector_from_input("hex", f"'{value}'")

@@ -28,6 +28,7 @@ __all__ = [
 ]
 
 _INT_LIMIT: Final = 1 << 128
+_HEX_DIGITS: Final = frozenset("0123456789abcdefABCDEF")
 
 
 class Yaml12Loader(yaml.SafeLoader):
@@ -105,10 +106,11 @@ def parse_secret_id(text: str, what: str = "secret ID") -> bytes:
             f"Invalid {what}: expected '0x' followed by 64 hex digits",
             f"got {len(text)} characters",
         )
-    try:
-        return bytes.fromhex(text[2:])
-    except ValueError:
-        raise FormatError(f"Invalid {what}: not a hex string") from None
+    digits = text[2:]
+    # bytes.fromhex alone would skip whitespace and return fewer than 32 bytes
+    if not all(c in _HEX_DIGITS for c in digits):
+        raise FormatError(f"Invalid {what}: not a hex string")
+    return bytes.fromhex(digits)
 
 
 def _fields(node: yaml.Node, tag: str) -> dict[str, str]:
