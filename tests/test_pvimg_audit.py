@@ -540,3 +540,17 @@ def test_fuzz_flag_texts(value: int) -> None:
         rest = texts[len(known):]
         unknown = value & ~sum(bit for bit, _ in names)
         assert rest == ([f"unknown flags 0b{unknown:064b}"] if unknown else [])
+
+
+def test_pvsecret_request_bound_to_image(env: dict[str, Path], image: bytes) -> None:
+    """Done-when: ``pvsecret create --hdr IMAGE`` binds the request to the image's tags."""
+    from secexkit.cli.pvsecret import main as pvsecret_main
+
+    request = env["dir"] / "request.bin"
+    assert pvsecret_main(["create", "-k", str(env["hkd"]), "--no-verify", "--hdr",
+                          str(env["out"]), "-o", str(request), "meta"]) == 0
+    header_offset = struct.unpack_from(">Q", image, 0xC008)[0]
+    size = struct.unpack_from(">I", image, header_offset + 12)[0]
+    header = image[header_offset:header_offset + size]
+    # ASRCB 0x38..0x108: PLD || ALD || TLD || header tag, copied from the image's header
+    assert request.read_bytes()[0x38:0x108] == header[0xE0:0x1A0] + header[-16:]
