@@ -261,3 +261,13 @@ def test_outputs_checked_before_the_device(tmp_path: Path, uv: FakeUltravisor,
         code, stdout, err = cli(capsysbinary, *argv)
         _failed(code, stdout, err, "Cannot")
     assert uv.calls == []  # the secret never left the ultravisor
+
+
+def test_verify_without_user_data_ignores_output(tmp_path: Path, host: Host, hdr: Path,
+                                                 capsysbinary: Capture) -> None:
+    """Nothing is written for a request without user data, so even a directory is accepted."""
+    req = tmp_path / "req"
+    assert create(capsysbinary, host[0], hdr, req, "meta")[0] == 0
+    code, stdout, err = cli(capsysbinary, "verify", req, tmp_path)
+    assert code == 0 and stdout == b"" and "Successfully verified the request." in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["req"]

@@ -567,7 +567,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     source = _positional(args, "input_pos", "input", "input")
     assert source is not None
     output = _positional(args, "output_pos", "output", "output", required=False) or "-"
-    Outputs.check_target(output)
+    # OUTPUT is not checked early: without user data nothing is written (as the reference)
     data = read_file(source, "add-secret request", allow_stdin=True, limit=MAX_REQUEST_SIZE)
     key = None
     if args.user_cert is not None:
