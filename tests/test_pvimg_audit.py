@@ -554,3 +554,17 @@ def test_pvsecret_request_bound_to_image(env: dict[str, Path], image: bytes) -> 
     header = image[header_offset:header_offset + size]
     # ASRCB 0x38..0x108: PLD || ALD || TLD || header tag, copied from the image's header
     assert request.read_bytes()[0x38:0x108] == header[0xE0:0x1A0] + header[-16:]
+
+
+def test_progress_bar_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    from secexkit.cli.pvimg import _ProgressBar
+
+    bar = _ProgressBar(8 << 20)
+    bar.close()  # a failure before any progress: no empty line before the error
+    assert capsys.readouterr().err == ""
+    bar = _ProgressBar(8 << 20)
+    for _ in range(4):
+        bar(4 << 20)  # more than the total (stage3b is counted too): 100 % once
+    bar.close()
+    err = capsys.readouterr().err
+    assert err.count("100.0%") == 1 and err.endswith("8/8 MiB\n"), repr(err)

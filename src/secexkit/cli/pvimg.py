@@ -237,22 +237,28 @@ class _ProgressBar:
         self.total = max(total, 1)
         self.done = 0
         self.last = 0.0
+        self.drawn = False
+        self.last_fraction = 0.0
 
     def __call__(self, count: int) -> None:
         self.done += count
         now = time.monotonic()
         if now - self.last < 0.1 and self.done < self.total:
             return
+        if self.drawn and self.done >= self.total and self.last_fraction >= 1.0:
+            return  # 100 % is shown once
         self.last = now
-        fraction = min(self.done / self.total, 1.0)
+        self.drawn = True
+        fraction = self.last_fraction = min(self.done / self.total, 1.0)
         filled = int(fraction * 30)
         sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {fraction * 100:5.1f}% "
                          f"{self.done >> 20}/{self.total >> 20} MiB")
         sys.stderr.flush()
 
     def close(self) -> None:
-        sys.stderr.write("\n")
-        sys.stderr.flush()
+        if self.drawn:  # end the bar's line; nothing to end if it was never drawn
+            sys.stderr.write("\n")
+            sys.stderr.flush()
 
 
 def _create(args: argparse.Namespace) -> int:
