@@ -53,6 +53,13 @@ def _body(data: bytes, status: int = 200, content_type: str = "application/pkix-
     return handle
 
 
+class QuietServer(ThreadingHTTPServer):
+    """Clients that give up (timeouts, refused TLS) reset connections: not worth a trace."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
     routes: dict[str, Callable[[BaseHTTPRequestHandler], None]] = {}
@@ -70,10 +77,32 @@ def server() -> Iterator[Server]:
             else:
                 route(self)
 
+        def do_CONNECT(self) -> None:  # a tunnelling proxy to 127.0.0.1:<port>, any host name
+            import select
+
+            hits.append(f"CONNECT {self.path}")
+            port = int(self.path.rsplit(":", 1)[1])
+            try:
+                upstream = socket.create_connection(("127.0.0.1", port), timeout=BOUND)
+            except OSError:
+                self.send_error(502)
+                return
+            self.send_response(200, "Connection established")
+            self.end_headers()
+            ends = [self.connection, upstream]
+            with upstream:
+                while not stop.is_set():
+                    ready, _, _ = select.select(ends, [], [], 0.2)
+                    for end in ready:
+                        data = end.recv(65536)
+                        if not data:
+                            return
+                        (upstream if end is self.connection else self.connection).sendall(data)
+
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd = QuietServer(("127.0.0.1", 0), Handler)
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -83,6 +112,14 @@ def server() -> Iterator[Server]:
         stop.set()
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.fixture(autouse=True)
+def no_proxy_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests talk to 127.0.0.1 directly unless they set a proxy themselves."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
 
 
 @pytest.fixture(scope="module")
@@ -408,7 +445,7 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory, p: pki.PkiSet) -> Itera
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    class TlsHttpServer(ThreadingHTTPServer):
+    class TlsHttpServer(QuietServer):
         def get_request(self) -> tuple[socket.socket, Any]:
             sock, address = self.socket.accept()
             sock.settimeout(BOUND)
@@ -470,3 +507,60 @@ def test_server_text_in_errors_is_one_line(server: Server) -> None:
     result = fetch_bounded(HttpCrlFetcher(timeout=5), server.base + "/bad-status")
     assert isinstance(result, FetchError)
     assert "\n" not in str(result) and "\r" not in str(result)
+
+
+# --- proxies (as libcurl: http_proxy / https_proxy / all_proxy / no_proxy) ------------------------
+
+def _recording(data: bytes, seen: list[str | None]) -> Callable[[BaseHTTPRequestHandler], None]:
+    def handle(h: BaseHTTPRequestHandler) -> None:
+        seen.append(h.headers.get("Proxy-Authorization"))
+        _body(data)(h)
+    return handle
+
+
+def test_http_through_a_proxy(server: Server, p: pki.PkiSet) -> None:
+    seen: list[str | None] = []
+    server.routes["http://crl.example.test/ibm.crl"] = _recording(pki.der(p.signing_crl), seen)
+    calls: list[str] = []
+    resolve = _resolver({"127.0.0.1": "127.0.0.1"}, calls)  # crl.example.test is not resolvable
+    fetcher = HttpCrlFetcher(timeout=5, resolve=resolve, proxies={"http": server.base})
+    assert fetch_bounded(fetcher, "http://crl.example.test/ibm.crl") == pki.der(p.signing_crl)
+    assert calls == ["127.0.0.1"] and seen == [None]
+    with_user = server.base.replace("http://", "http://user:p%40ss@")
+    fetcher = HttpCrlFetcher(timeout=5, resolve=resolve, proxies={"all": with_user})
+    assert fetch_bounded(fetcher, "http://crl.example.test/ibm.crl") == pki.der(p.signing_crl)
+    assert seen[1] == "Basic dXNlcjpwQHNz"  # user:p@ss
+
+
+def test_proxy_from_the_environment(server: Server, p: pki.PkiSet,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    server.routes["http://crl.example.test/env.crl"] = _body(pki.der(p.signing_crl))
+    monkeypatch.setenv("http_proxy", server.base.removeprefix("http://"))  # scheme optional
+    resolve = _resolver({"127.0.0.1": "127.0.0.1"})
+    fetcher = HttpCrlFetcher(timeout=5, resolve=resolve)
+    assert fetch_bounded(fetcher, "http://crl.example.test/env.crl") == pki.der(p.signing_crl)
+    monkeypatch.setenv("no_proxy", "localhost,.example.test")  # now a direct connection
+    result = fetch_bounded(fetcher, "http://crl.example.test/env.crl")
+    assert isinstance(result, FetchError) and "cannot resolve host 'crl.example.test'" in str(result)
+
+
+def test_unsupported_proxy(server: Server) -> None:
+    for proxy in ("socks5://127.0.0.1:1080", "https://127.0.0.1:3128"):
+        result = fetch_bounded(HttpCrlFetcher(timeout=5, proxies={"http": proxy}),
+                               "http://crl.example.test/ibm.crl")
+        assert isinstance(result, FetchError) and "unsupported proxy" in str(result)
+
+
+def test_https_through_a_connect_proxy(server: Server, tls_server: TlsServer,
+                                       p: pki.PkiSet) -> None:
+    calls: list[str] = []
+    fetcher = _tls_fetcher(tls_server, resolve=_resolver({"127.0.0.1": "127.0.0.1"}, calls),
+                           proxies={"https": server.base})
+    url = f"https://crl.example.test:{tls_server.base_port}/ibm.crl"
+    assert fetch_bounded(fetcher, url) == pki.der(p.signing_crl)
+    assert f"CONNECT crl.example.test:{tls_server.base_port}" in server.hits
+    assert calls == ["127.0.0.1"]
+    # the TLS name is still the URI's host: a certificate for another name is refused
+    url = f"https://other.example.test:{tls_server.base_port}/ibm.crl"
+    result = fetch_bounded(fetcher, url)
+    assert isinstance(result, FetchError) and "CERTIFICATE_VERIFY_FAILED" in str(result)

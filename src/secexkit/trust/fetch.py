@@ -12,9 +12,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 if TYPE_CHECKING:
     import socket
@@ -32,6 +32,16 @@ def _one_line(text: str, limit: int = 200) -> str:
     """Server- or resolver-controlled text made safe for a one-line message."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _bypassed(host: str, no_proxy: str) -> bool:
+    """curl's no_proxy: "*", or a host name / domain suffix in a comma list."""
+    host = host.lower().rstrip(".")
+    for raw in no_proxy.replace(" ", "").lower().split(","):
+        entry = raw.strip(".")
+        if entry == "*" or (entry and (host == entry or host.endswith("." + entry))):
+            return True
+    return False
 
 
 class FetchError(Exception):
@@ -69,17 +79,38 @@ class HttpCrlFetcher:
     resolver cannot be interrupted), connecting, the TLS handshake, the response
     headers and the body.  HTTPS verifies the server like libcurl does for the
     reference (system trust store, host name); ``ssl_context`` replaces that.
-    Every redirect target must be http or https again.
+    Every redirect target must be http or https again.  Like libcurl, an HTTP proxy
+    is taken from ``http_proxy`` / ``https_proxy`` / ``all_proxy`` (also upper case)
+    unless ``no_proxy`` exempts the host; ``proxies`` (scheme -> proxy URL, "no" ->
+    exemptions) replaces the environment.
     """
 
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT, max_bytes: int = DEFAULT_MAX_BYTES,
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT, max_bytes: int = DEFAULT_MAX_BYTES,  # noqa: PLR0917
                  max_redirects: int = MAX_REDIRECTS, resolve: Resolver | None = None,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None,
+                 proxies: Mapping[str, str] | None = None) -> None:
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
         self.resolve = resolve or _getaddrinfo
         self.ssl_context = ssl_context
+        self.proxies = proxies
+
+    def _proxy_for(self, scheme: str, host: str) -> SplitResult | None:
+        """The HTTP proxy to use for ``scheme://host``, or None for a direct connection."""
+        import urllib.request
+
+        proxies = dict(self.proxies) if self.proxies is not None else \
+            urllib.request.getproxies_environment()
+        value = proxies.get(scheme) or proxies.get("all")
+        if not value:
+            return None
+        if _bypassed(host, proxies.get("no", "")):
+            return None
+        proxy = urlsplit(value if "://" in value else "http://" + value)
+        if proxy.scheme != "http" or not proxy.hostname:
+            raise FetchError(_one_line(f"unsupported proxy {value!r} (only http:// proxies)"))
+        return proxy
 
     def fetch(self, uri: str) -> bytes:
         deadline = time.monotonic() + self.timeout
@@ -169,22 +200,43 @@ class HttpCrlFetcher:
             raise FetchError("invalid port in URI") from None
         if port is None:
             port = 443 if parts.scheme == "https" else 80
-        addresses = self._addresses(parts.hostname, port, deadline)
+        proxy = self._proxy_for(parts.scheme, parts.hostname)
+        headers = {"User-Agent": USER_AGENT, "Accept": "*/*"}
+        host, host_port = parts.hostname, port
+        proxy_headers: dict[str, str] = {}
+        if proxy is not None:
+            try:
+                host, host_port = proxy.hostname or "", proxy.port or 80
+            except ValueError:
+                raise FetchError("invalid port in the proxy URL") from None
+            if proxy.username is not None:
+                import base64
+                from urllib.parse import unquote
+
+                secret = f"{unquote(proxy.username)}:{unquote(proxy.password or '')}"
+                proxy_headers["Proxy-Authorization"] = \
+                    "Basic " + base64.b64encode(secret.encode()).decode("ascii")
+        addresses = self._addresses(host, host_port, deadline)
         timeout = self._remaining(deadline)
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
         if parts.scheme == "https":
             import ssl as ssl_module
 
             context = self.ssl_context or ssl_module.create_default_context()
-            connection = http.client.HTTPSConnection(parts.hostname, port, timeout=timeout,
+            connection = http.client.HTTPSConnection(host, host_port, timeout=timeout,
                                                      context=context)
+            if proxy is not None:  # CONNECT tunnel; TLS is then checked for the URI's host
+                connection.set_tunnel(parts.hostname, port, headers=proxy_headers)
         else:
-            connection = http.client.HTTPConnection(parts.hostname, port, timeout=timeout)
+            connection = http.client.HTTPConnection(host, host_port, timeout=timeout)
+            if proxy is not None:  # absolute-form request to the proxy
+                target = urlunsplit(("http", parts.netloc.rpartition("@")[2], target, "", ""))
+                headers.update(proxy_headers)
         # connect to the addresses resolved above (the Host header and the TLS server name
         # stay the URI's host name)
         connection._create_connection = self._connector(addresses, deadline)  # type: ignore[attr-defined]
-        target = parts.path or "/"
-        if parts.query:
-            target += "?" + parts.query
 
         expired = threading.Event()
 
@@ -199,8 +251,7 @@ class HttpCrlFetcher:
         timer.daemon = True
         timer.start()
         try:
-            connection.request("GET", target, headers={"User-Agent": USER_AGENT,
-                                                       "Accept": "*/*"})
+            connection.request("GET", target, headers=headers)
             if connection.sock is not None:
                 connection.sock.settimeout(self._remaining(deadline))
             response = connection.getresponse()
