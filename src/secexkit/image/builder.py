@@ -242,7 +242,14 @@ def create_image(output: str | os.PathLike[str], inputs: ImageInputs, options: I
         sources.append((ComponentKind.RAMDISK, inputs.ramdisk))
     if inputs.parmfile is not None:
         sources.append((ComponentKind.CMDLINE, inputs.parmfile))
-    streams = [(kind, _open(path, kind.label)) for kind, path in sources]
+    streams: list[tuple[ComponentKind, io.BufferedReader]] = []
+    try:
+        for kind, path in sources:
+            streams.append((kind, _open(path, kind.label)))
+    except InputError:  # close what was opened before the failing input
+        for _, stream in streams:
+            stream.close()
+        raise
     source: PageSource
 
     target = AtomicOutput(output, overwrite=options.overwrite, sync=options.sync)
