@@ -545,10 +545,11 @@ def test_proxy_from_the_environment(server: Server, p: pki.PkiSet,
 
 
 def test_unsupported_proxy(server: Server) -> None:
-    for proxy in ("socks5://127.0.0.1:1080", "https://127.0.0.1:3128"):
+    for proxy in ("socks5://127.0.0.1:1080", "https://user:secret@127.0.0.1:3128"):
         result = fetch_bounded(HttpCrlFetcher(timeout=5, proxies={"http": proxy}),
                                "http://crl.example.test/ibm.crl")
         assert isinstance(result, FetchError) and "unsupported proxy" in str(result)
+        assert "127.0.0.1" in str(result) and "secret" not in str(result)
 
 
 def test_https_through_a_connect_proxy(server: Server, tls_server: TlsServer,

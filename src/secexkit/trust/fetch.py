@@ -109,7 +109,8 @@ class HttpCrlFetcher:
             return None
         proxy = urlsplit(value if "://" in value else "http://" + value)
         if proxy.scheme != "http" or not proxy.hostname:
-            raise FetchError(_one_line(f"unsupported proxy {value!r} (only http:// proxies)"))
+            shown = f"{proxy.scheme}://{proxy.netloc.rpartition('@')[2]}"  # no credentials
+            raise FetchError(_one_line(f"unsupported proxy {shown!r} (only http:// proxies)"))
         return proxy
 
     def fetch(self, uri: str) -> bytes:
