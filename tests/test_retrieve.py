@@ -185,7 +185,8 @@ def test_selectors() -> None:
     assert selector_from_input("yaml", "f.yaml", yaml_text) == SecretSelector(NAMED)
     assert selector_from_input("hex", "0x" + NAMED.hex()) == SecretSelector(NAMED)
     assert selector_from_input("hex", "'0x" + NAMED.hex().upper() + "'") == SecretSelector(NAMED)
-    assert selector_from_input("name", "short") == SecretSelector(b"short".ljust(32, b"\0"))
+    assert selector_from_input("name", "short") == SecretSelector(b"short".ljust(32, b"\0"),
+                                                                 name="short")
     assert selector_from_input("idx", "17") == SecretSelector(index=17)
     assert str(SecretSelector(index=3)) == "index 3"
     assert str(SecretSelector(b"ab".ljust(32, b"\0"))).startswith("ID ab | 0x6162")
@@ -306,3 +307,14 @@ def test_no_rehash_for_an_id_without_nul(device: tuple[UvDevice, FakeUltravisor]
 def test_hex_ids_need_64_hex_digits(value: str) -> None:
     with pytest.raises(InputError, match="not a hex string"):
         selector_from_input("hex", f"'{value}'")
+
+
+def test_long_names_are_found_hashed(device: tuple[UvDevice, FakeUltravisor]) -> None:
+    """A hashed secret with a name over 31 bytes: the reference cannot find it by name."""
+    dev, fake = device
+    name = "a name that is longer than thirty-one bytes"
+    fake.store(4, hashlib.sha256(name.encode()).digest(), b"\x03" * 16)
+    assert retrieve(dev, selector_from_input("name", name)).data.reveal() == b"\x03" * 16
+    # the reference's candidates come first: the padded prefix, then its hash
+    fake.store(4, hashlib.sha256(name.encode()[:31]).digest(), b"\x04" * 16)
+    assert retrieve(dev, selector_from_input("name", name)).data.reveal() == b"\x04" * 16

@@ -56,6 +56,8 @@ class SecretSelector:
 
     secret_id: bytes | None = None
     index: int | None = None
+    #: ``--inform name``: the whole name, for names longer than an ID (31 bytes)
+    name: str | None = None
 
     def __str__(self) -> str:
         if self.secret_id is not None:
@@ -79,7 +81,7 @@ def selector_from_input(inform: InputFormat | str, value: str, yaml_text: bytes 
     if inform is InputFormat.HEX:
         return SecretSelector(secret_id=_hex_id(value))
     if inform is InputFormat.NAME:
-        return SecretSelector(secret_id=secret_id_from_name(value, use_name=True))
+        return SecretSelector(secret_id=secret_id_from_name(value, use_name=True), name=value)
     text = value.removeprefix("+")
     if not text.isascii() or not text.isdigit() or int(text) > 0xFFFF:
         raise InputError(f"Invalid index value '{value}'", "expected a decimal number 0..65535")
@@ -114,6 +116,8 @@ def find_entry(secrets: SecretList, selector: SecretSelector) -> SecretEntry:
 
     An ID that is not found and is ASCII text is tried once more hashed
     (a name given with ``--inform name`` for a secret created without ``--use-name``).
+    The reference hashes only the first 31 bytes of a longer name, so such secrets
+    are never found by name; the whole name is tried last (docs/adr/0035).
     """
     if selector.index is not None:
         for entry in secrets:
@@ -124,6 +128,8 @@ def find_entry(secrets: SecretList, selector: SecretSelector) -> SecretEntry:
         text = _ascii_text(selector.secret_id)
         if not matches and text is not None:
             matches = secrets.find(secret_id_from_name(text))
+        if not matches and selector.name is not None:
+            matches = secrets.find(secret_id_from_name(selector.name))
         if matches:
             if len(matches) > 1:
                 log.warning(
