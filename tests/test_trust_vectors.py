@@ -121,9 +121,12 @@ def test_online_downloads_come_from_distribution_points(cert_dir: Path) -> None:
 
 
 def test_verify_chain_online_and_offline(cert_dir: Path) -> None:
-    verifier(cert_dir, ["ibm.crt", "inter_ca.crt"], [], "root_ca.chained.crt", offline=False)
-    verifier(cert_dir, ["ibm.crt", "inter_ca.crt"], ["inter_ca.crl"], "root_ca.chained.crt",
-             offline=True)
+    for v in (verifier(cert_dir, ["ibm.crt", "inter_ca.crt"], [], "root_ca.chained.crt",
+                       offline=False),
+              verifier(cert_dir, ["ibm.crt", "inter_ca.crt"], ["inter_ca.crl"],
+                       "root_ca.chained.crt", offline=True)):
+        assert [link.source.rsplit("/", 1)[-1] for link in v.chain] == \
+            ["ibm.crt", "inter_ca.crt", "root_ca.chained.crt"]
 
 
 def test_store_setup_ignores_missing_cert_file_crls_until_certs_are_read(
@@ -171,8 +174,10 @@ def test_wrong_root_ca(cert_dir: Path, empty_system_store: None) -> None:
 
 
 def test_correct_chain_online_without_mock(cert_dir: Path) -> None:
-    verifier(cert_dir, ["inter_ca.crt", "ibm.crt"], ["inter_ca.crl"], "root_ca.chained.crt",
-             offline=False, mock=False)
+    v = verifier(cert_dir, ["inter_ca.crt", "ibm.crt"], ["inter_ca.crl"], "root_ca.chained.crt",
+                 offline=False, mock=False)
+    assert len(v.chain) == 3 and v.downloads is not None
+    assert set(v.downloads.failures) == {"inter_ca.crl", "root_ca.crl"}  # bare names: no I/O
 
 
 def test_no_intermediate(cert_dir: Path) -> None:
@@ -327,9 +332,10 @@ def test_crl_with_wrong_issuer_name_is_not_found(cert_dir: Path) -> None:
 
 
 def test_expired_intermediate_crl_next_to_valid_one(cert_dir: Path) -> None:
-    verifier(cert_dir, ["ibm.crt", "inter_ca.crt"],
-             ["ibm.crl", "inter_ca.crl", "inter_ca.invalid_date.crl"], "root_ca.chained.crt",
-             offline=True)
+    v = verifier(cert_dir, ["ibm.crt", "inter_ca.crt"],
+                 ["ibm.crl", "inter_ca.crl", "inter_ca.invalid_date.crl"], "root_ca.chained.crt",
+                 offline=True)
+    assert len(v.chain) == 3 and check(v, cert_dir, "host.crt") == "ok"
 
 
 @pytest.mark.parametrize(("crl", "code"), [

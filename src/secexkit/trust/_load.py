@@ -6,7 +6,9 @@ short reason; callers turn it into an error that names the input.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+from collections.abc import Iterator
 
 from cryptography import x509
 
@@ -16,16 +18,27 @@ _CERT_LABELS = (b"CERTIFICATE", b"X509 CERTIFICATE")
 _CRL_LABELS = (b"X509 CRL",)
 
 
+@contextlib.contextmanager
+def quiet_parsing() -> Iterator[None]:
+    """cryptography warns (UserWarning, deprecation) about odd but parseable fields, e.g. a
+    three-letter country name or a non-positive serial; those warnings would reach the user
+    as extra stderr lines.  The verdict is ours alone, so they are silenced here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
 def check_certificate(cert: x509.Certificate) -> x509.Certificate:
     """Decode every field the verification reads (cryptography parses some lazily).
 
     Raises ValueError if any of them is malformed.
     """
     try:
-        _ = (cert.subject.rdns, cert.issuer.rdns, cert.serial_number,
-             cert.not_valid_before_utc, cert.not_valid_after_utc)
-        for ext in cert.extensions:
-            _ = ext.value
+        with quiet_parsing():
+            _ = (cert.subject.rdns, cert.issuer.rdns, cert.serial_number,
+                 cert.not_valid_before_utc, cert.not_valid_after_utc)
+            for ext in cert.extensions:
+                _ = ext.value
     except Exception as exc:  # cryptography decodes lazily; any failure means malformed
         raise ValueError(f"malformed certificate: {exc}") from None
     return cert
@@ -34,14 +47,15 @@ def check_certificate(cert: x509.Certificate) -> x509.Certificate:
 def check_crl(crl: x509.CertificateRevocationList) -> x509.CertificateRevocationList:
     """Decode every field of a CRL the verification reads; ValueError if malformed."""
     try:
-        _ = (crl.issuer.rdns, crl.last_update_utc, crl.next_update_utc)
-        for ext in crl.extensions:
-            _ = ext.value
-        crl.get_revoked_certificate_by_serial_number(0)  # walks every entry
-        for entry in crl:
-            _ = (entry.serial_number, entry.revocation_date_utc)
-            for ext in entry.extensions:
+        with quiet_parsing():
+            _ = (crl.issuer.rdns, crl.last_update_utc, crl.next_update_utc)
+            for ext in crl.extensions:
                 _ = ext.value
+            crl.get_revoked_certificate_by_serial_number(0)  # walks every entry
+            for entry in crl:
+                _ = (entry.serial_number, entry.revocation_date_utc)
+                for ext in entry.extensions:
+                    _ = ext.value
     except Exception as exc:  # cryptography decodes lazily; any failure means malformed
         raise ValueError(f"malformed CRL: {exc}") from None
     return crl

@@ -19,7 +19,7 @@ from ..errors import InputError
 from ._chain import ChainFailure, TrustAnchors, validate_chain
 from ._crl import CrlPool, hkd_crl_problem, revocation_of
 from ._errors import TrustError
-from ._load import check_certificate, parse_crls
+from ._load import check_certificate, parse_crls, quiet_parsing
 from ._names import describe_name, is_ibm_signing_subject, signing_key_crl_issuers
 from ._x509 import (
     MIN_SECURITY_BITS,
@@ -197,6 +197,10 @@ class HostKeyVerifier:
 
     def verify(self, document: x509.Certificate, source: str) -> None:
         """Raise :class:`TrustError` unless the document can be trusted."""
+        with quiet_parsing():
+            self._verify(document, source)
+
+    def _verify(self, document: x509.Certificate, source: str) -> None:
         try:
             check_certificate(document)
         except ValueError as exc:
@@ -282,6 +286,12 @@ def establish_trust(inputs: TrustInputs, *, fetcher: CrlFetcher | None,
 
     ``now`` must be timezone-aware (ValueError otherwise).
     """
+    with quiet_parsing():
+        return _establish_trust(inputs, fetcher, now)
+
+
+def _establish_trust(inputs: TrustInputs, fetcher: CrlFetcher | None,
+                     now: dt.datetime) -> HostKeyVerifier:
     now = aware_utc(now)
     pool = CrlPool(inputs.crls)
     downloads = None if fetcher is None else CrlDownloads(fetcher)
