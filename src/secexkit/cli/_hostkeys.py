@@ -60,9 +60,13 @@ def check_host_key_options(args: argparse.Namespace) -> None:
 def verified_host_key(verifier: Any, document: HostKeyDocument) -> HostKey:
     """Verify ``document`` with a :class:`~secexkit.trust.HostKeyVerifier` and return its
     host key, making sure the key is the one of the certificate that was verified."""
-    verifier.verify(document.certificate, document.source)
+    from ..trust._load import quiet_parsing
+
+    with quiet_parsing():  # e.g. a non-positive serial: cryptography warns while loading
+        certificate = document.certificate
+    verifier.verify(certificate, document.source)
     key = document.host_key
-    if not _same_key(key, document.certificate):
+    if not _same_key(key, certificate):
         raise InputError(f"The host-key document {document.source} is ambiguous: its key "
                          "differs between the certificate parsers")
     return key
