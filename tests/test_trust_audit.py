@@ -346,3 +346,16 @@ def test_cryptography_warnings_do_not_reach_the_user(p: PkiSet) -> None:
         warnings.simplefilter("always")
         _ = x509.load_der_x509_certificate(pki.der(doc)).subject.rdns
     assert caught
+
+
+def test_ca_key_usage_is_enforced(p: PkiSet) -> None:
+    # an intermediate that may sign CRLs but not certificates cannot issue the signing key
+    inter = pki.issue(p.root, p.inter.name, CertSpec(ca=True, key_usage="crl_sign"),
+                      key=p.inter.key)
+    err = chain_error(setup(p, inter=inter, crls=[p.root_crl, pki.make_crl(inter), p.signing_crl]))
+    assert err.level == 0 and "keyCertSign" in str(err)
+    # one that may sign certificates but not CRLs cannot vouch for the signing key's status
+    inter = pki.issue(p.root, p.inter.name, CertSpec(ca=True, key_usage="key_cert_sign"),
+                      key=p.inter.key)
+    err = chain_error(setup(p, inter=inter, crls=[p.root_crl, pki.make_crl(inter), p.signing_crl]))
+    assert (err.level, err.code) == (0, 35) and "cRLSign" in str(err)
