@@ -359,3 +359,19 @@ def test_ca_key_usage_is_enforced(p: PkiSet) -> None:
                       key=p.inter.key)
     err = chain_error(setup(p, inter=inter, crls=[p.root_crl, pki.make_crl(inter), p.signing_crl]))
     assert (err.level, err.code) == (0, 35) and "cRLSign" in str(err)
+
+
+def test_stale_document_crl_named_in_the_message(p: PkiSet) -> None:
+    stale = _crl(p.signing, last_update=NOW - 9 * DAY, next_update=NOW - DAY)
+    v = setup(p, crls=[p.root_crl, p.inter_crl, stale]).verifier()
+    with pytest.raises(TrustError) as info:
+        v.verify(p.host.cert, "host.crt")
+    message = str(info.value)
+    assert info.value.check == "no-crl" and "\n" not in message
+    assert "(crl2.crl) expired on " in message and "give a current CRL" in message
+    assert "--offline" in message
+    wrong = _crl(p.signing, sign_with=pki.ec_key())
+    v = setup(p, crls=[p.root_crl, p.inter_crl, stale, wrong]).verifier()
+    with pytest.raises(TrustError) as info:
+        v.verify(p.host.cert, "host.crt")
+    assert "(and 1 more, see -v)" in str(info.value) and len(info.value.details) == 2

@@ -248,12 +248,14 @@ class HostKeyVerifier:
             candidates += self.downloads.first_for(document)
         valid: list[SourcedCrl] = []
         rejected: list[str] = []
+        first_problem = ""
         for crl in candidates:
             problem = hkd_crl_problem(crl, signing, self.now, document)
             if problem is None:
                 valid.append(crl)
             else:
                 rejected.append(f"ignored {crl.label}: it {problem}")
+                first_problem = first_problem or f": the {crl.label} {problem}"
         if not valid:
             notes = [] if self.downloads is None else \
                 [f"download {note}" for note in self.downloads.notes_for(uris)]
@@ -266,8 +268,11 @@ class HostKeyVerifier:
                         "IBM Z signing key with --crl")
             else:
                 hint = f"give {what} of the IBM Z signing key with --crl"
+            if len(rejected) > 1:
+                first_problem += f" (and {len(rejected) - 1} more, see -v)"
             raise self._fail(source, "no-crl", "No valid CRL found",
-                             f" for the IBM Z signing key {signer}", hint, *rejected, *notes)
+                             f" for the IBM Z signing key {signer}{first_problem}", hint,
+                             *rejected, *notes)
         revoked = revocation_of(document.serial_number, valid)
         if revoked is not None:
             crl, entry = revoked
