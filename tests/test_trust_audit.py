@@ -375,3 +375,14 @@ def test_stale_document_crl_named_in_the_message(p: PkiSet) -> None:
     with pytest.raises(TrustError) as info:
         v.verify(p.host.cert, "host.crt")
     assert "(and 1 more, see -v)" in str(info.value) and len(info.value.details) == 2
+
+
+def test_root_crl_with_a_distribution_point_name(p: PkiSet) -> None:
+    """A root has no CRL distribution points; its CRL naming one still covers the root
+    itself, but not an intermediate from another partition."""
+    named = _crl(p.root, extensions=[_idp(uri="http://127.0.0.1:9/root.crl")])
+    v = setup(p, crls=[named, p.inter_crl, p.signing_crl]).verifier()  # inter's DP is root.crl
+    assert hkd_check(v, p.host.cert) == "ok"
+    other = _crl(p.root, extensions=[_idp(uri="http://127.0.0.1:9/elsewhere.crl")])
+    err = chain_error(setup(p, crls=[other, p.inter_crl, p.signing_crl]))
+    assert (err.level, err.code) == (1, 3)

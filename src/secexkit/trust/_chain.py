@@ -310,7 +310,10 @@ def _check_revocation(chain: list[SourcedCert], crls: CrlPool, anchors: TrustAnc
         valid: list[SourcedCrl] = []
         problems: list[tuple[int, str, SourcedCrl]] = []
         for crl in candidates:
-            problem = chain_crl_problem(crl, link.cert, issuer, now)
+            # A root has no CRL distribution points; its own CRL's issuing distribution
+            # point name is not held against it (ADR 0015).
+            problem = chain_crl_problem(crl, link.cert, issuer, now,
+                                        match_point=level < len(chain) - 1)
             if problem is None:
                 valid.append(crl)
             else:

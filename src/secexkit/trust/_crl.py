@@ -139,16 +139,17 @@ def _weak_signature(crl: x509.CertificateRevocationList) -> str | None:
 
 
 def chain_crl_problem(crl: SourcedCrl, subject: x509.Certificate, issuer: SourcedCert,
-                      now: dt.datetime) -> tuple[int, str] | None:
+                      now: dt.datetime, *, match_point: bool = True) -> tuple[int, str] | None:
     """Why ``crl`` cannot tell whether ``subject`` (issued by ``issuer``) is revoked; None if it can.
 
-    The CRL must be complete and in scope for ``subject`` (see :func:`_scope_problem`),
+    The CRL must be complete and in scope for ``subject`` (see :func:`_scope_problem`;
+    ``match_point=False`` skips the distribution-point name, for the trust anchor itself),
     signed by the issuer's key (AKID consistent) with a digest of at least 112 bits,
     the issuer must be allowed to sign CRLs, and ``now`` inside its validity window.
     """
     value = crl.crl
     try:
-        scope = _scope_problem(value, subject, match_point=True)
+        scope = _scope_problem(value, subject, match_point=match_point)
         akid = akid_of(value)
     except ValueError as exc:
         return UNABLE_TO_GET_CRL, f"has malformed extensions ({exc})"
