@@ -72,7 +72,8 @@ def files(tmp_path_factory: pytest.TempPathFactory, vectors: Path) -> dict[str, 
             "request": str(base / "req"), "out": "OUT"}
 
 
-@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "300")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "300")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(command=command_lines())
 def test_random_command_lines(command: tuple[str, list[str]], files: dict[str, str],
                               tmp_path_factory: pytest.TempPathFactory,
@@ -82,7 +83,7 @@ def test_random_command_lines(command: tuple[str, list[str]], files: dict[str, s
     argv = [str(work / "out") if t == "out" else files.get(t, t) for t in tokens]
     code = TOOLS[tool](argv)
     event(f"exit {code}")
-    out, err = capsys.readouterr()
+    _, err = capsys.readouterr()
     assert code in (0, 1, 2), (argv, code, err)
     assert "Traceback" not in err and "internal error" not in err, (argv, err)
     verdict = tool == "pvverify" or (tool == "pvimg" and "test" in argv)  # exit 1 = "no"
