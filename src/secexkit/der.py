@@ -56,8 +56,12 @@ def _expect(data: bytes, offset: int, tag: int, what: str) -> tuple[int, int]:
     return start, end
 
 
-def certificate_spki(der: bytes) -> bytes:
-    """The SubjectPublicKeyInfo element of a DER certificate (strict outer framing)."""
+def _certificate_fields(der: bytes) -> tuple[slice, slice]:
+    """Where the subject and the SubjectPublicKeyInfo elements of a DER certificate are.
+
+    The outer framing is checked strictly: Certificate = tbsCertificate,
+    signatureAlgorithm, signatureValue, nothing after it.
+    """
     cert_start, cert_end = _expect(der, 0, SEQUENCE, "a certificate")
     if cert_end != len(der):
         raise FormatError("DER: trailing data after the certificate")
@@ -67,8 +71,10 @@ def certificate_spki(der: bytes) -> bytes:
     if tag == CONTEXT_0:  # version
         pos = end
     for what, tag in (("serial number", INTEGER), ("signature algorithm", SEQUENCE),
-                      ("issuer", SEQUENCE), ("validity", SEQUENCE), ("subject", SEQUENCE)):
+                      ("issuer", SEQUENCE), ("validity", SEQUENCE)):
         _, pos = _expect(der, pos, tag, what)
+    subject_start = pos
+    _, pos = _expect(der, pos, SEQUENCE, "subject")
     spki_start = pos
     _, spki_end = _expect(der, pos, SEQUENCE, "subjectPublicKeyInfo")
     if spki_end > tbs_end:
@@ -78,7 +84,17 @@ def certificate_spki(der: bytes) -> bytes:
     _, pos = _expect(der, pos, BIT_STRING, "signatureValue")
     if pos != cert_end:
         raise FormatError("DER: unexpected data after the signature")
-    return der[spki_start:spki_end]
+    return slice(subject_start, spki_start), slice(spki_start, spki_end)
+
+
+def certificate_spki(der: bytes) -> bytes:
+    """The SubjectPublicKeyInfo element (tag and length included) of a DER certificate."""
+    return der[_certificate_fields(der)[1]]
+
+
+def certificate_subject(der: bytes) -> bytes:
+    """The subject Name element (tag and length included) of a DER certificate."""
+    return der[_certificate_fields(der)[0]]
 
 
 def spki_parts(spki: bytes) -> tuple[bytes, bytes | None, bytes]:
@@ -100,7 +116,12 @@ def spki_parts(spki: bytes) -> tuple[bytes, bytes | None, bytes]:
 _PEM_BLOCK: Final = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL)
 
 
-def _decode_pem_body(body: bytes) -> bytes | None:
+def _decode_pem_body(body: bytes, strict: bool = True) -> bytes | None:
+    if not strict:  # whitespace and stray characters are skipped, as OpenSSL's reader does
+        try:
+            return binascii.a2b_base64(body)
+        except binascii.Error:
+            return None
     lines = [line.strip() for line in body.splitlines()]
     if any(b":" in line for line in lines):  # RFC 1421 headers (encrypted PEM): not ours
         return None
@@ -110,10 +131,13 @@ def _decode_pem_body(body: bytes) -> bytes | None:
         return None
 
 
-def iter_pem(data: bytes) -> Iterator[tuple[bytes, bytes | None]]:
-    """(label, decoded contents) of every PEM block, in order; ``None`` if undecodable."""
+def iter_pem(data: bytes, *, strict: bool = True) -> Iterator[tuple[bytes, bytes | None]]:
+    """(label, decoded contents) of every PEM block, in order; ``None`` if undecodable.
+
+    ``strict`` refuses headers and anything but base64 and whitespace in a block.
+    """
     for match in _PEM_BLOCK.finditer(data):
-        yield match.group(1), _decode_pem_body(match.group(2))
+        yield match.group(1), _decode_pem_body(match.group(2), strict)
 
 
 def pem_blocks(data: bytes, label: bytes) -> list[bytes]:

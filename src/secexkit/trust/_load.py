@@ -14,8 +14,8 @@ from cryptography import x509
 
 from ..der import iter_pem
 
-_CERT_LABELS = (b"CERTIFICATE", b"X509 CERTIFICATE")
-_CRL_LABELS = (b"X509 CRL",)
+CERT_LABELS = (b"CERTIFICATE", b"X509 CERTIFICATE")
+CRL_LABELS = (b"X509 CRL",)
 
 
 @contextlib.contextmanager
@@ -83,14 +83,14 @@ def parse_pem(data: bytes) -> PemObjects:
 def _parse_pem(data: bytes) -> PemObjects:
     found = PemObjects()
     for label, body in iter_pem(data):
-        if label in _CERT_LABELS:
+        if label in CERT_LABELS:
             try:
                 if body is None:
                     raise ValueError("undecodable PEM block")
                 found.certificates.append(check_certificate(x509.load_der_x509_certificate(body)))
             except (ValueError, x509.InvalidVersion):
                 found.bad_certificates += 1
-        elif label in _CRL_LABELS:
+        elif label in CRL_LABELS:
             try:
                 if body is None:
                     raise ValueError("undecodable PEM block")

@@ -1,7 +1,9 @@
 """The system's trusted roots, found like OpenSSL's default verify paths.
 
-The CA file is ``$SSL_CERT_FILE`` or OpenSSL's compiled-in default (every
-certificate and CRL in it is loaded); the CA directories are ``$SSL_CERT_DIR``
+The CA file is ``$SSL_CERT_FILE`` or OpenSSL's compiled-in default; its
+certificates are indexed by their raw subject and parsed only when a chain asks
+for that subject (parsing a whole distribution bundle costs 10-20 ms per run);
+the CA directories are ``$SSL_CERT_DIR``
 (a ``:``-separated list) or the compiled-in default, searched lazily for
 ``<subject hash>.<n>`` certificate and ``<hash>.r<n>`` CRL files as OpenSSL does.
 """
@@ -14,8 +16,10 @@ from collections.abc import Sequence
 
 from cryptography import x509
 
+from ..der import certificate_subject, iter_pem
+from ..errors import FormatError
 from ._crl import CrlPool
-from ._load import parse_pem
+from ._load import CERT_LABELS, CRL_LABELS, parse_certificates, parse_pem
 from ._names import CanonicalName, canonical_name, subject_hash
 from ._x509 import SourcedCert, SourcedCrl
 
@@ -35,25 +39,56 @@ class SystemTrustStore:
         self._certs: dict[CanonicalName, list[SourcedCert]] = {}
         self._crls = CrlPool()
         self._hashes_done: set[int] = set()
+        #: CA-file certificates not parsed yet, by raw DER subject
+        self._unparsed: dict[bytes, list[bytes]] = {}
         if cafile:
             try:
                 with open(cafile, "rb") as stream:
-                    found = parse_pem(stream.read())
+                    data = stream.read()
             except OSError as exc:
                 log.debug("Cannot read CA file %s: %s", cafile, exc)
             else:
-                for cert in found.certificates:
-                    self._add(SourcedCert(cert, cafile))
-                for crl in found.crls:
-                    self._crls.add(SourcedCrl(crl, cafile))
+                self._index_cafile(data)
+
+    def _index_cafile(self, data: bytes) -> None:
+        has_crls = False
+        for label, body in iter_pem(data, strict=False):
+            if label in CERT_LABELS and body is not None:
+                try:
+                    subject = certificate_subject(body)
+                except FormatError:
+                    continue  # not a certificate OpenSSL would load either
+                self._unparsed.setdefault(subject, []).append(body)
+            elif label in CRL_LABELS:
+                has_crls = True
+        if has_crls:  # rare in a CA file: load them all at once
+            found = parse_pem(data)
+            for crl in found.crls:
+                self._crls.add(SourcedCrl(crl, self.cafile or ""))
+
+    def _load_cafile(self, name: x509.Name) -> None:
+        """Parse the CA-file certificates with this subject (all of them, if none matches raw)."""
+        if not self._unparsed:
+            return
+        candidates = self._unparsed.pop(name.public_bytes(), None)
+        if candidates is None:  # same name in another encoding: compare canonically
+            candidates = [der for ders in self._unparsed.values() for der in ders]
+            self._unparsed.clear()
+        for der in candidates:
+            for cert in parse_certificates(der):
+                self._add(SourcedCert(cert, self.cafile or ""))
 
     @classmethod
     def from_environment(cls) -> SystemTrustStore:
-        import ssl
+        try:  # the C module alone: `ssl` itself costs ~5 ms more to import
+            from _ssl import get_default_verify_paths
+        except ImportError:  # pragma: no cover - every CPython with OpenSSL has it
+            from ssl import _ssl  # type: ignore[attr-defined]
 
-        paths = ssl.get_default_verify_paths()
-        cafile = os.environ.get(paths.openssl_cafile_env) or paths.openssl_cafile
-        capath = os.environ.get(paths.openssl_capath_env) or paths.openssl_capath
+            get_default_verify_paths = _ssl.get_default_verify_paths
+        cafile_env, default_cafile, capath_env, default_capath = get_default_verify_paths()
+        cafile = os.environ.get(cafile_env) or default_cafile
+        capath = os.environ.get(capath_env) or default_capath
         return cls(cafile, capath.split(os.pathsep) if capath else [])
 
     def _add(self, cert: SourcedCert) -> None:
@@ -84,6 +119,7 @@ class SystemTrustStore:
                             self._add(SourcedCert(cert, path))
 
     def issuers(self, name: x509.Name) -> Sequence[SourcedCert]:
+        self._load_cafile(name)
         self._load_hash(name)
         return list(self._certs.get(canonical_name(name), ()))
 
