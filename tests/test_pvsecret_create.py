@@ -407,3 +407,27 @@ def test_parser_selection(argv: list[str], expected: tuple[str | None, str | Non
     from secexkit.cli.pvsecret import _selected
 
     assert _selected(argv) == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [("0x123", 0x123), ("123", 0x123),
+                                                 ("ffffffffffffffff", (1 << 64) - 1)])
+def test_hidden_pcf_sets_the_flags_word(
+    tmp_path: Path, host_docs: list[tuple[Path, ec.EllipticCurvePrivateKey]],
+    header: tuple[Path, SeHeader], capsys: pytest.CaptureFixture[str], value: str, expected: int,
+) -> None:
+    out = tmp_path / "req"
+    code, _, err = run_cli(capsys, "create", "meta", *base_args(host_docs[0][0], header[0], out),
+                           "--pcf", value)
+    assert code == 0, err
+    assert parse_request(out.read_bytes()).flags == expected
+
+
+@pytest.mark.parametrize("value", ["+1", "1_0", "0X10", "0x", "1" * 17, " 1"])
+def test_bad_pcf_is_a_usage_error(
+    tmp_path: Path, host_docs: list[tuple[Path, ec.EllipticCurvePrivateKey]],
+    header: tuple[Path, SeHeader], capsys: pytest.CaptureFixture[str], value: str,
+) -> None:
+    code, _, _ = run_cli(capsys, "create", "meta",
+                         *base_args(host_docs[0][0], header[0], tmp_path / "req"), "--pcf", value)
+    assert code == 2
+    assert not (tmp_path / "req").exists()

@@ -296,7 +296,7 @@ def merge_late_options(args: argparse.Namespace) -> None:
             setattr(args, name, bool(early) or late)
         elif isinstance(late, int):
             setattr(args, name, (early or 0) + late)
-        elif early is not None and early != late:
+        elif early is not None:
             flag = "--" + name.replace("_", "-")
             raise UsageError(f"the argument '{flag}' cannot be used multiple times")
         else:
@@ -326,10 +326,9 @@ def _parse_flags(args: argparse.Namespace) -> int:
         digits = args.pcf.removeprefix("0x")
         if not digits or len(digits) > 16:
             raise UsageError(f"pcf hexstring {digits} must be 1 to 16 hex digits")
-        try:
-            return int(digits, 16)
-        except ValueError:
-            raise UsageError(f"invalid value '{args.pcf}' for '--pcf': not hex") from None
+        if any(c not in "0123456789abcdefABCDEF" for c in digits):
+            raise UsageError(f"invalid value '{args.pcf}' for '--pcf': not hex")
+        return int(digits, 16)
     flags = 0
     for flag in args.flags:
         if flag not in ADD_SECRET_FLAGS:
