@@ -13,7 +13,6 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import IO, Any, NoReturn
 
 from ..errors import InputError, SecexError, UsageError
@@ -186,29 +185,21 @@ class Outputs:
     """
 
     def __init__(self) -> None:
-        self._staged: list[tuple[Path, Path]] = []
+        self._staged: list[tuple[str, str]] = []  # (temporary file, target)
         self._stdout: list[bytes] = []
 
     def add(self, path: str | os.PathLike[str], data: bytes, *, secret: bool = False,
             overwrite: bool = True) -> None:
-        if os.fspath(path) == "-":
+        target = os.fspath(path)
+        if target == "-":
             self._stdout.append(data)
             return
-        target = Path(path)
-        if not overwrite and target.exists():
+        if not overwrite and os.path.lexists(target):
             raise InputError(f"Output `{target}` already exists")
         self.check_target(target)
-        directory = target.parent
-        import tempfile
-
+        fd, tmp = _create_beside(target, 0o600 if secret else 0o666)
+        self._staged.append((tmp, target))
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=directory)
-        except OSError as exc:
-            raise InputError(f"Cannot create `{target}`: {exc.strerror or exc}") from None
-        tmp_path = Path(tmp)
-        self._staged.append((tmp_path, target))
-        try:
-            os.fchmod(fd, 0o600 if secret else 0o666 & ~_umask())
             with os.fdopen(fd, "wb") as stream:
                 stream.write(data)
         except OSError as exc:
@@ -217,13 +208,13 @@ class Outputs:
     @staticmethod
     def check_target(path: str | os.PathLike[str]) -> None:
         """Fail early, before any expensive work, if ``path`` cannot become an output file."""
-        if os.fspath(path) == "-":
+        target = os.fspath(path)
+        if target == "-":
             return
-        target = Path(path)
-        if target.is_dir():
+        if os.path.isdir(target):
             raise InputError(f"Cannot write `{target}`: it is a directory")
-        parent = target.parent
-        if not parent.is_dir():
+        parent = os.path.dirname(target) or "."
+        if not os.path.isdir(parent):
             raise InputError(f"Cannot create `{target}`: the directory `{parent}` does not exist")
         if not os.access(parent, os.W_OK | os.X_OK):
             raise InputError(f"Cannot create `{target}`: no permission to write in `{parent}`")
@@ -243,7 +234,7 @@ class Outputs:
     def discard(self) -> None:
         for tmp, _ in self._staged:
             with contextlib.suppress(OSError):
-                tmp.unlink()
+                os.unlink(tmp)
         self._staged.clear()
         self._stdout.clear()
 
@@ -258,10 +249,23 @@ class Outputs:
             outputs.discard()
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _create_beside(target: str, mode: int) -> tuple[int, str]:
+    """A new, exclusively created ``.NAME.<random>.part`` file in the target's directory.
+
+    ``mode`` is filtered by the umask, so secrets (0o600) are never readable by others.
+    """
+    directory = os.path.dirname(target) or "."
+    name = os.path.basename(target)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    for _ in range(100):
+        tmp = os.path.join(directory, f".{name}.{os.urandom(6).hex()}.part")
+        try:
+            return os.open(tmp, flags, mode), tmp
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise InputError(f"Cannot create `{target}`: {exc.strerror or exc}") from None
+    raise InputError(f"Cannot create `{target}`: no free temporary name in `{directory}`")
 
 
 def write_stdout(text: str) -> None:
