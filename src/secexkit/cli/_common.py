@@ -24,6 +24,33 @@ EXIT_USAGE = 2
 log = logging.getLogger("secexkit")
 
 
+_help_width: int | None = None
+
+
+def _terminal_width() -> int:
+    """What ``shutil.get_terminal_size`` gives, without importing shutil (and bz2, lzma...)."""
+    global _help_width  # noqa: PLW0603 - computed once per process
+    if _help_width is None:
+        try:
+            columns = int(os.environ.get("COLUMNS", "0"))
+        except ValueError:
+            columns = 0
+        if columns <= 0:
+            try:
+                columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+            except (AttributeError, ValueError, OSError):
+                columns = 80
+        _help_width = max(columns, 20) - 2
+    return _help_width
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position,
+                         width if width is not None else _terminal_width())
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse that raises :class:`UsageError` instead of exiting.
 
@@ -32,6 +59,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
+        kwargs.setdefault("formatter_class", _HelpFormatter)
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
