@@ -258,8 +258,13 @@ def test_signed_and_outer_algorithms_must_agree(p: PkiSet, rsa_signing: Entity) 
     assert signed_by(doc.cert, rsa_signing.cert)
     assert not signed_by(mixed, rsa_signing.cert)
     crl = pki.make_crl(rsa_signing)
-    with pytest.raises(ValueError, match="Inner and outer"):  # cryptography refuses such CRLs
-        x509.load_der_x509_crl(_relabel_inner(crl, key))
+    try:
+        mixed_crl = x509.load_der_x509_crl(_relabel_inner(crl, key))
+    except ValueError as exc:  # newer cryptography releases refuse such CRLs themselves
+        assert "Inner and outer" in str(exc)
+    else:  # older releases load it: our own check must refuse it
+        assert signed_by(crl, rsa_signing.cert)
+        assert not signed_by(mixed_crl, rsa_signing.cert)
     v = setup(p, signing=rsa_signing, crls=[p.root_crl, p.inter_crl, crl]).verifier()
     with pytest.raises(TrustError) as info:
         v.verify(mixed, "mixed.crt")
