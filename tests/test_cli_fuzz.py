@@ -80,6 +80,16 @@ def test_random_command_lines(command: tuple[str, list[str]], files: dict[str, s
                               capsys: pytest.CaptureFixture[str]) -> None:
     tool, tokens = command
     work = tmp_path_factory.mktemp("fuzz-out")
+    cwd = os.getcwd()
+    os.chdir(work)  # relative outputs (e.g. "-o create") land in the scratch directory
+    try:
+        _check_command_line(tool, tokens, files, work, capsys)
+    finally:
+        os.chdir(cwd)
+
+
+def _check_command_line(tool: str, tokens: list[str], files: dict[str, str], work: Path,
+                        capsys: pytest.CaptureFixture[str]) -> None:
     argv = [str(work / "out") if t == "out" else files.get(t, t) for t in tokens]
     code = TOOLS[tool](argv)
     event(f"exit {code}")
