@@ -18,7 +18,7 @@ import fcntl
 import logging
 import os
 import platform
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Final
@@ -374,6 +374,3 @@ def retrieve_secret(device: UvDevice, entry: SecretEntry) -> SecretBytes:
 
 # ---------------------------------------------------------------------------- SE guest
 
-
-#: the reference's texts for UV return codes, by command (for tests and docs)
-RC_MESSAGES: Final[Mapping[UvIoctl, Mapping[int, str]]] = _COMMAND_RC

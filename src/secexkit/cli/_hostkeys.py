@@ -16,9 +16,6 @@ from ._common import add_list_option, read_file
 
 log = logging.getLogger("secexkit.cli")
 
-HOST_KEY_DESTS = ("host_key_document", "no_verify", "cert", "crl", "offline", "root_ca")
-
-
 def add_host_key_options(parser: argparse._ActionsContainer, *, prefix: str = "",
                          default: Any = None) -> None:
     """Add the options; ``prefix``/``default`` let a sub-parser repeat them (see pvsecret)."""

@@ -36,7 +36,6 @@ IV_SIZE: Final = 12
 PROTECTION_KEY_SIZE: Final = 32
 CCK_SIZE: Final = 32
 IMAGE_KEY_SIZE: Final = 64
-DIGEST_SIZE: Final = 64
 
 
 #: the random material of one header (IV, customer key, header protection key)

@@ -6,7 +6,6 @@ certificate directories).  Pure functions, no I/O.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from functools import lru_cache
 
 from cryptography import x509
@@ -178,12 +177,3 @@ def subject_hash(name: x509.Name) -> int:
     digest = hashes.Hash(hashes.SHA1())  # noqa: S303 - a file-name index, as OpenSSL's
     digest.update(_canonical_der(name))
     return int.from_bytes(digest.finalize()[:4], "little")
-
-
-def ordered_unique(names: Iterable[x509.Name]) -> list[CanonicalName]:
-    seen: list[CanonicalName] = []
-    for name in names:
-        key = canonical_name(name)
-        if key not in seen:
-            seen.append(key)
-    return seen
