@@ -21,10 +21,10 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from secexkit.addsecret.request import FLAG_DISABLE_DUMP, AddSecretRequest, RequestKeys
+from secexkit.addsecret.secrets import meta_secret
 from secexkit.formats.se_header import BootHdrTags
-from secexkit.guest_secret import meta_secret
 from secexkit.hostkeys import HostKey, parse_host_key_document
-from secexkit.request import FLAG_DISABLE_DUMP, AddSecretRequest, RequestKeys
 
 ROOT = Path(__file__).resolve().parent.parent
 

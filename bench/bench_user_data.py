@@ -17,13 +17,13 @@ from functools import partial
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from secexkit.addsecret.request import AddSecretRequest, UserData
+from secexkit.addsecret.secrets import meta_secret
+from secexkit.addsecret.user_data import make_user_data, verify_request_user_data
 from secexkit.formats.request import UserDataType
 from secexkit.formats.se_header import BootHdrTags
 from secexkit.formats.secret_list import SecretEntry, SecretList, parse_secret_list
-from secexkit.guest_secret import meta_secret
 from secexkit.hostkeys import HostKey
-from secexkit.request import AddSecretRequest, UserData
-from secexkit.user_data import make_user_data, verify_request_user_data
 
 
 def median_ms(fn: Callable[[], object], rounds: int) -> float:

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from secexkit.addsecret.request import open_request
 from secexkit.errors import SecexError
 from secexkit.formats.request import SecretType, parse_request
 from secexkit.formats.secret_list import LIST_ENTRY, LIST_HEADER, SecretEntry
-from secexkit.request import open_request
-from secexkit.uv import DEVICE_INFO, IOCTL_CB, RETRIEVE_ARGUMENT, UvIoctl
+from secexkit.uv.device import DEVICE_INFO, IOCTL_CB, RETRIEVE_ARGUMENT, UvIoctl
 
 _RETRIEVABLE = {3, 4, 5, 6, 7, 8, 9, 10, 0x11, 0x12, 0x13, 0x14, 0x15}
 

@@ -24,13 +24,13 @@ from .errors import (
 __version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
-    "AddSecretRequest": "request",
-    "FLAG_DISABLE_DUMP": "request",
-    "RequestKeys": "request",
-    "UserData": "request",
-    "build_request": "request",
-    "extension_secret_from_cck": "request",
-    "open_request": "request",
+    "AddSecretRequest": "addsecret.request",
+    "FLAG_DISABLE_DUMP": "addsecret.request",
+    "RequestKeys": "addsecret.request",
+    "UserData": "addsecret.request",
+    "build_request": "addsecret.request",
+    "extension_secret_from_cck": "addsecret.request",
+    "open_request": "addsecret.request",
     "parse_request": "formats.request",
     "SecretType": "formats.request",
     "UserDataType": "formats.request",
@@ -38,18 +38,18 @@ _LAZY: dict[str, str] = {
     "SeHeader": "formats.se_header",
     "parse_se_header": "formats.se_header",
     "read_se_header": "formats.se_header",
-    "GuestSecret": "guest_secret",
-    "association_secret": "guest_secret",
-    "meta_secret": "guest_secret",
-    "update_cck_secret": "guest_secret",
-    "retrievable_secret": "retrievable",
+    "GuestSecret": "addsecret.secrets",
+    "association_secret": "addsecret.secrets",
+    "meta_secret": "addsecret.secrets",
+    "update_cck_secret": "addsecret.secrets",
+    "retrievable_secret": "addsecret.retrievable",
     "HostKey": "hostkeys",
     "HostKeyDocument": "hostkeys",
     "parse_host_key_document": "hostkeys",
     "SecretBytes": "secret",
-    "load_signing_key": "user_data",
-    "make_user_data": "user_data",
-    "verify_request_user_data": "user_data",
+    "load_signing_key": "addsecret.user_data",
+    "make_user_data": "addsecret.user_data",
+    "verify_request_user_data": "addsecret.user_data",
     "establish_trust": "trust",
     "load_trust_inputs": "trust",
 }
@@ -111,11 +111,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .formats.request import SecretType, UserDataType, parse_request
-    from .formats.se_header import BootHdrTags, SeHeader, parse_se_header, read_se_header
-    from .guest_secret import GuestSecret, association_secret, meta_secret, update_cck_secret
-    from .hostkeys import HostKey, HostKeyDocument, parse_host_key_document
-    from .request import (
+    from .addsecret.request import (
         FLAG_DISABLE_DUMP,
         AddSecretRequest,
         RequestKeys,
@@ -124,7 +120,11 @@ if TYPE_CHECKING:
         extension_secret_from_cck,
         open_request,
     )
-    from .retrievable import retrievable_secret
+    from .addsecret.retrievable import retrievable_secret
+    from .addsecret.secrets import GuestSecret, association_secret, meta_secret, update_cck_secret
+    from .addsecret.user_data import load_signing_key, make_user_data, verify_request_user_data
+    from .formats.request import SecretType, UserDataType, parse_request
+    from .formats.se_header import BootHdrTags, SeHeader, parse_se_header, read_se_header
+    from .hostkeys import HostKey, HostKeyDocument, parse_host_key_document
     from .secret import SecretBytes
     from .trust import establish_trust, load_trust_inputs
-    from .user_data import load_signing_key, make_user_data, verify_request_user_data

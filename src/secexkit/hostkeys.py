@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Final
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from . import crypto, der
+from . import crypto
+from .crypto import der
 from .errors import FormatError, InputError
 
 if TYPE_CHECKING:

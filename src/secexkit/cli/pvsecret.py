@@ -318,7 +318,7 @@ def _positional(args: argparse.Namespace, pos: str, opt: str, what: str,
 # ---------------------------------------------------------------------------- create
 
 def _parse_flags(args: argparse.Namespace) -> int:
-    from ..request import ADD_SECRET_FLAGS
+    from ..addsecret.request import ADD_SECRET_FLAGS
 
     if args.pcf is not None:
         if args.flags:
@@ -376,7 +376,7 @@ def _check_create_args(args: argparse.Namespace) -> None:
 
 
 def _secret(args: argparse.Namespace) -> Any:
-    from .. import guest_secret
+    from ..addsecret import secrets as guest_secret
 
     kind = args.secret_type
     if kind == "meta":
@@ -388,7 +388,7 @@ def _secret(args: argparse.Namespace) -> Any:
     if kind in ("update-cck", "cck"):
         return guest_secret.update_cck_secret(read_exact(args.secret, 32, "CCK file"))
     if kind in ("retrievable", "retr"):
-        from ..retrievable import RetrievableKind, retrievable_secret
+        from ..addsecret.retrievable import RetrievableKind, retrievable_secret
 
         retr_kind = RetrievableKind(args.kind)
         data = read_file(args.secret, f"retrievable {retr_kind.display}", limit=_INPUT_LIMIT)
@@ -403,7 +403,7 @@ def _user_data(args: argparse.Namespace) -> tuple[Any, bytes]:
     ``--toc-policy`` is checked here too, with the other policy option, so a
     file that cannot be appended to stops ``create`` before any output exists.
     """
-    from ..request import NO_USER_DATA
+    from ..addsecret.request import NO_USER_DATA
 
     if args.toc_policy is not None:
         _check_toc_policy(args.toc_policy)
@@ -412,9 +412,9 @@ def _user_data(args: argparse.Namespace) -> tuple[Any, bytes]:
     # signing and policy support (cryptography.x509 and friends) only when asked for
     import os
 
+    from ..addsecret.request import UserData
+    from ..addsecret.user_data import load_signing_key, make_user_data, policy_reference_from_stream
     from ..formats.request import UserDataType
-    from ..request import UserData
-    from ..user_data import load_signing_key, make_user_data, policy_reference_from_stream
 
     data = None
     if args.user_data is not None:
@@ -452,7 +452,7 @@ def _user_data(args: argparse.Namespace) -> tuple[Any, bytes]:
 
 def _refuse_on_se_guest(force: bool) -> None:
     from ..errors import SecexError
-    from ..se_guest import is_se_guest
+    from ..uv.se_guest import is_se_guest
 
     if not is_se_guest(SE_GUEST_FLAG, machine=MACHINE):
         return
@@ -495,7 +495,7 @@ def _append_toc_policy(path: str, request: bytes) -> None:
 def cmd_create(args: argparse.Namespace) -> int:
     _check_create_args(args)
     _refuse_on_se_guest(args.force)
-    from ..request import AddSecretRequest, extension_secret_from_cck
+    from ..addsecret.request import AddSecretRequest, extension_secret_from_cck
     from ..secret import SecretBytes
     from ._hostkeys import load_host_keys
 
@@ -504,7 +504,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     tags = _read_boot_tags(args.hdr)
     cuid = None
     if args.cuid_hex is not None or args.cuid is not None:
-        from ..cuid import parse_cuid_file, parse_cuid_hex
+        from ..addsecret.cuid import parse_cuid_file, parse_cuid_hex
 
         cuid = (parse_cuid_hex(args.cuid_hex) if args.cuid_hex is not None else
                 parse_cuid_file(read_file(args.cuid, "CUID file", limit=1 << 20), args.cuid))
@@ -518,7 +518,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     stdout_yaml = getattr(args, "stdout", False)
     yaml_path = None
     if secret.is_named:
-        from ..secret_yaml import secret_yaml, secret_yaml_path
+        from ..addsecret.name_yaml import secret_yaml, secret_yaml_path
     if secret.is_named and not stdout_yaml:
         yaml_path = str(secret_yaml_path(secret.name, args.output))
         clash = [flag for flag, path in (("--output", args.output),
@@ -559,9 +559,9 @@ def cmd_create(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- verify
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from ..addsecret.user_data import load_verification_certificate, verify_request_user_data
     from ..errors import VerificationError
     from ..formats.request import MAX_REQUEST_SIZE
-    from ..user_data import load_verification_certificate, verify_request_user_data
 
     source = _positional(args, "input_pos", "input", "input")
     assert source is not None
@@ -588,7 +588,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- device
 
 def _open_device(args: argparse.Namespace) -> Any:
-    from ..uv import UvDevice
+    from ..uv.device import UvDevice
 
     return UvDevice.open(UV_DEVICE, what=f"pvsecret {args.command}", ioctl=UV_IOCTL,
                          machine=MACHINE)
@@ -596,7 +596,7 @@ def _open_device(args: argparse.Namespace) -> Any:
 
 def cmd_add(args: argparse.Namespace) -> int:
     from ..formats.request import MAX_REQUEST_SIZE
-    from ..uv import add_secret
+    from ..uv.device import add_secret
 
     source = _positional(args, "input_pos", "input", "input")
     assert source is not None
@@ -608,7 +608,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_lock(args: argparse.Namespace) -> int:
-    from ..uv import lock_secret_store
+    from ..uv.device import lock_secret_store
 
     with _open_device(args) as device:
         lock_secret_store(device)
@@ -617,7 +617,7 @@ def cmd_lock(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from ..uv import list_secrets
+    from ..uv.device import list_secrets
 
     output = _positional(args, "output_pos", "output", "output", required=False) or "-"
     Outputs.check_target(output)
@@ -635,7 +635,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_retrieve(args: argparse.Namespace) -> int:
-    from ..retrieve import retrieve, selector_from_input
+    from ..uv.retrieve import retrieve, selector_from_input
 
     value = _positional(args, "input_pos", "input", "input")
     assert value is not None

@@ -4,7 +4,7 @@ A UV request is ``AAD || ciphertext || GCM tag``.  The AAD starts with the
 48-byte generic header; the add-secret request adds flags, the SE-header tags,
 the CUID, user data, the customer public key, the key slots and the secret
 header.  This module only knows bytes: building (with encryption) lives in
-:mod:`secexkit.request`.
+:mod:`secexkit.addsecret.request`.
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from ..errors import FormatError
-from ..guest_secret import format_secret_id
 from ._layout import Layout, raw, u
 from .request import secret_type_name
 
@@ -22,6 +21,7 @@ __all__ = [
     "LIST_HEADER",
     "SecretEntry",
     "SecretList",
+    "format_secret_id",
     "parse_secret_list",
 ]
 
@@ -50,6 +50,15 @@ LIST_ENTRY = Layout(
 )
 
 MAX_ENTRIES: Final = 0xFFFF
+
+
+def format_secret_id(secret_id: bytes) -> str:
+    """``"<ascii> | 0x<hex>"`` when the ID is printable text, else ``"0x<hex>"``."""
+    hex_id = "0x" + secret_id.hex()
+    text, nul, rest = secret_id.partition(b"\0")  # text needs a terminating NUL (as in Rust)
+    if nul and text and not any(rest) and all(0x20 <= c < 0x7F or c in b"\t\n\f\r" for c in text):
+        return f"{text.decode('ascii')} | {hex_id}"
+    return hex_id
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Final
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from .. import crypto
+from ..crypto.keyslots import EnvelopeKeys, open_key_slot, seal_key_slots
 from ..errors import CryptoError, InputError
 from ..formats.se_header import (
     KEY_SLOTS_OFFSET,
@@ -27,7 +28,6 @@ from ..formats.se_header import (
     parse_se_header,
 )
 from ..hostkeys import HostKey
-from ..keyslots import EnvelopeKeys, open_key_slot, seal_key_slots
 from ..secret import SecretBytes
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from cryptography import x509
 
-from ..der import iter_pem
+from ..crypto.der import iter_pem
 
 CERT_LABELS = (b"CERTIFICATE", b"X509 CERTIFICATE")
 CRL_LABELS = (b"X509 CRL",)

@@ -13,7 +13,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 
-from ..der import CONTEXT_0, INTEGER, read_tlv
+from ..crypto.der import CONTEXT_0, INTEGER, read_tlv
 from ..errors import FormatError
 from ._names import describe_name, names_equal
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from cryptography import x509
 
-from ..der import certificate_subject, iter_pem
+from ..crypto.der import certificate_subject, iter_pem
 from ..errors import FormatError
 from ._crl import CrlPool
 from ._load import CERT_LABELS, CRL_LABELS, parse_certificates, parse_pem

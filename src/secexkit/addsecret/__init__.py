@@ -1,0 +1,1 @@
+"""Add-secret requests: secret types, user data, CUID, NAME.yaml and the request builder."""
