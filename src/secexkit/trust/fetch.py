@@ -113,6 +113,12 @@ class CrlFetcher:
     deadline and the byte cap whatever :meth:`transfer` does.
     """
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "fetch" in cls.__dict__:
+            raise TypeError(f"{cls.__name__}: a CrlFetcher implements transfer(); fetch() "
+                            "is the base class's and enforces the limits")
+
     def __init__(self, limits: FetchLimits | None = None) -> None:
         self.limits = limits if limits is not None else FetchLimits()
 
