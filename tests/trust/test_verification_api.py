@@ -118,3 +118,11 @@ def test_trust_package_exports_few_names() -> None:
 def test_checks_are_an_enum() -> None:
     assert tuple(c.value for c in Check) == TrustError.CHECKS
     assert Check("no-crl") is Check.NO_CRL and str(Check.NO_CRL) == "no-crl"
+
+
+def test_readme_library_example_compiles() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Library", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    compile(code, "README.md", "exec")
+    assert "verify_host_key_documents(" in code and ".build(keys)" in code

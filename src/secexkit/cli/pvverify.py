@@ -46,6 +46,11 @@ def _verdict_text(exc: SecexError, source: str) -> str:
     return text[len(prefix):] if text.startswith(prefix) else text
 
 
+def _shown(path: str) -> str:
+    """A file name safe for a one-line verdict (control characters escaped)."""
+    return path if path.isprintable() else path.encode("unicode_escape").decode("ascii")
+
+
 def _unverified(path: str) -> HostKey:
     return read_host_key_documents([path])[0].host_key
 
@@ -68,12 +73,12 @@ def _main(args: argparse.Namespace) -> int:
         if error is not None or key is None:
             failed += 1
             if error is not None:
-                write_stdout(f"{path}: FAILED: {_verdict_text(error, path)}\n")
+                write_stdout(f"{_shown(path)}: FAILED: {_verdict_text(error, _shown(path))}\n")
                 for line in error.details:
                     log.info("  %s", line)
             continue
         state = "OK" if not args.no_verify else "NOT VERIFIED"
-        write_stdout(f"{path}: {state}, host-key hash {key.hash.hex()}\n")
+        write_stdout(f"{_shown(path)}: {state}, host-key hash {key.hash.hex()}\n")
     if failed:
         log.error("%d of %d host-key documents failed verification", failed,
                   len(args.host_key_document))
