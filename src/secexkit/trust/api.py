@@ -16,7 +16,6 @@ key of the certificate that was verified.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import os
 from collections.abc import Callable, Sequence
@@ -38,16 +37,25 @@ from .verifier import HostKeyVerifier, establish_trust
 DocumentInput = HostKeyDocument | PathInput | bytes
 
 
-@dataclasses.dataclass(frozen=True)
 class DocumentResult:
-    """The verdict on one host-key document: its verified key, or why it was refused."""
+    """The verdict on one host-key document: its verified key, or why it was refused.
 
-    #: where the document came from (file name, or ``<document N>``)
-    source: str
-    #: the verified host key (None if refused)
-    host_key: HostKey | None = None
-    #: why the document was refused (None if verified)
-    error: SecexError | None = None
+    ``source``: where the document came from (file name, or ``<document N>``);
+    ``host_key``: the verified host key (None if refused); ``error``: why the document
+    was refused (None if verified).
+    """
+
+    __slots__ = ("error", "host_key", "source")
+
+    def __init__(self, source: str, host_key: HostKey | None = None,
+                 error: SecexError | None = None) -> None:
+        self.source = source
+        self.host_key = host_key
+        self.error = error
+
+    def __repr__(self) -> str:
+        verdict = "ok" if self.error is None else f"error={self.error!r}"
+        return f"DocumentResult({self.source!r}, {verdict})"
 
     @property
     def ok(self) -> bool:

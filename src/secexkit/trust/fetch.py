@@ -13,7 +13,6 @@ never touches the network.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import threading
 import time
@@ -51,26 +50,52 @@ def _bypassed(host: str, no_proxy: str) -> bool:
     return False
 
 
-@dataclasses.dataclass(frozen=True)
 class FetchLimits:
-    """Every limit on downloads, in one place (ADR 0041, ADR 0043).
+    """Every limit on downloads, in one place (ADR 0041, ADR 0043); immutable.
 
     ``timeout``: seconds for one URI (resolution, connect, TLS, redirects and body);
     ``budget``: seconds for all downloads of one verification run (a URI gets at most
     what is left; when nothing is left the remaining URIs are not tried);
     ``max_bytes``: the largest response accepted; ``max_redirects`` per URI.
+    (A plain class, not a dataclass: it is imported on every verified run.)
     """
 
-    timeout: float = DEFAULT_TIMEOUT
-    budget: float = DEFAULT_BUDGET
-    max_bytes: int = DEFAULT_MAX_BYTES
-    max_redirects: int = MAX_REDIRECTS
+    __slots__ = ("budget", "max_bytes", "max_redirects", "timeout")
 
-    def __post_init__(self) -> None:
-        if not (self.timeout > 0 and self.budget > 0):  # also refuses NaN
+    timeout: float
+    budget: float
+    max_bytes: int
+    max_redirects: int
+
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT, budget: float = DEFAULT_BUDGET,
+                 max_bytes: int = DEFAULT_MAX_BYTES, max_redirects: int = MAX_REDIRECTS) -> None:
+        if not (timeout > 0 and budget > 0):  # also refuses NaN
             raise ValueError("download timeout and budget must be positive numbers of seconds")
-        if self.max_bytes <= 0 or self.max_redirects < 0:
+        if max_bytes <= 0 or max_redirects < 0:
             raise ValueError("max_bytes must be positive and max_redirects not negative")
+        for name, value in (("timeout", timeout), ("budget", budget), ("max_bytes", max_bytes),
+                            ("max_redirects", max_redirects)):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("FetchLimits is immutable; use replace()")
+
+    def replace(self, **changes: Any) -> FetchLimits:
+        """A copy with some fields changed."""
+        fields = {name: getattr(self, name) for name in self.__slots__}
+        fields.update(changes)
+        return FetchLimits(**fields)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FetchLimits) and all(
+            getattr(self, name) == getattr(other, name) for name in self.__slots__)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, name) for name in self.__slots__))
+
+    def __repr__(self) -> str:
+        return (f"FetchLimits(timeout={self.timeout!r}, budget={self.budget!r}, "
+                f"max_bytes={self.max_bytes!r}, max_redirects={self.max_redirects!r})")
 
 
 class DownloadBudget:
@@ -88,15 +113,18 @@ class DownloadBudget:
         return max(0.0, self._deadline - self._clock())
 
 
-@dataclasses.dataclass(frozen=True)
 class Transfer:
     """What one raw transfer may use: its absolute deadline (``time.monotonic()``), the
-    seconds that deadline stands for (for messages) and the byte cap."""
+    seconds that deadline stands for (for messages), the byte cap and the redirects."""
 
-    deadline: float
-    timeout: float
-    max_bytes: int
-    max_redirects: int
+    __slots__ = ("deadline", "max_bytes", "max_redirects", "timeout")
+
+    def __init__(self, deadline: float, timeout: float, max_bytes: int,
+                 max_redirects: int) -> None:
+        self.deadline = deadline
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        self.max_redirects = max_redirects
 
     def remaining(self) -> float:
         """Seconds left; :class:`FetchError` once the deadline has passed."""
@@ -234,7 +262,7 @@ class HttpCrlFetcher(CrlFetcher):
             changes["max_bytes"] = max_bytes
         if max_redirects is not None:
             changes["max_redirects"] = max_redirects
-        super().__init__(dataclasses.replace(limits, **changes) if changes else limits)
+        super().__init__(limits.replace(**changes) if changes else limits)
         self.resolve = resolve or _getaddrinfo
         self.ssl_context = ssl_context
         self.proxies = proxies
