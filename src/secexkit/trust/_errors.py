@@ -24,7 +24,6 @@ class Check(enum.StrEnum):
     NO_CRL = "no-crl"
     REVOKED = "revoked"
     KEY_TYPE = "key-type"
-    KEY_MISMATCH = "key-mismatch"
 
 
 class Term(enum.Enum):
