@@ -132,17 +132,20 @@ def check_host_key(
     what = _HOST_KEY_KIND[kind]
     if not documents:
         return PolicyOutcome(HostKeyCheck())
+    # on failure the value still says whether the check was enforced (the reference aborts
+    # without a result there; ADR 0081)
+    failed = HostKeyCheck(enforced)
     if phkh is None:
         if enforced:
-            return PolicyOutcome(issue=(
+            return PolicyOutcome(failed, (
                 f"The Attestation result does not contain an {what}, but checking was enabled."
             ))
         return PolicyOutcome(HostKeyCheck())
     matches = [name for name, digest in documents if digest == phkh]
     if not matches:
-        return PolicyOutcome(issue=f"No given host-key document matches the given {what}")
+        return PolicyOutcome(failed, f"No given host-key document matches the given {what}")
     if len(matches) > 1:
-        return PolicyOutcome(issue=f"More than one host-key document matches the given {what}")
+        return PolicyOutcome(failed, f"More than one host-key document matches the given {what}")
     return PolicyOutcome(HostKeyCheck(enforced, matches[0]))
 
 

@@ -410,6 +410,12 @@ def _entry(data: bytes, header: dict[str, int | bytes], name: str) -> ExchangeIt
             f"The {name} entry reaches beyond the end of the file",
             f"{size} bytes at offset {offset:#x}, the file has {len(data)}",
         )
+    if offset + size > int(header["size"]):
+        # stricter than the reference (ADR 0080): the header's size covers every blob
+        raise _bad(
+            f"The {name} entry reaches beyond the size in the header",
+            f"{size} bytes at offset {offset:#x}, the header says {int(header['size'])}",
+        )
     return data[offset : offset + size]
 
 
@@ -424,6 +430,9 @@ def _check_header(data: bytes) -> dict[str, int | bytes]:
         raise _bad(f"Unsupported version: ({version})")
     if len(data) < int(header["size"]):
         raise _bad("File size too small")
+    if data[0x10:0x18] != bytes(8):
+        # stricter than the reference (ADR 0080): every writer leaves them zero
+        raise _bad("The reserved header bytes are not zero")
     return header
 
 
@@ -533,6 +542,10 @@ class ExchangeResponse(NamedTuple):
             raise _bad("Contains no attestation response (CUID missing).")
         if len(cuid) != CUID_SIZE:
             raise _bad(f"Configuration UID has an invalid size. Expected size 16, is {len(cuid)}")
+        for name, item in (("additional", additional), ("user", user)):
+            if isinstance(item, int):
+                # the reference reads this as absent; no writer produces it (ADR 0080)
+                raise _bad(f"The {name} entry has a size ({item}) but no data")
         response = cls(
             arcb,
             measurement,
