@@ -168,3 +168,18 @@ def test_short_additional_data_is_an_error_after_a_match(
     forged = response._replace(additional=short, measurement=measurement)
     with pytest.raises(FormatError, match="contains Attestation PHKH, but no data was provided"):
         verify_response(forged, guest_tags, SecretBytes(ARPK))
+
+
+def test_read_guest_tags(vectors: Path, guest_tags: BootHdrTags) -> None:
+    import io
+
+    from secexkit.attest.measurement import read_guest_tags
+
+    header = (vectors / "exp" / "secure_guest.hdr").read_bytes()
+    assert read_guest_tags(io.BytesIO(header)) == guest_tags
+    image = bytearray(0x13000)
+    image[0x12000 : 0x12000 + len(header)] = header  # from_se_image_img of the reference
+    assert read_guest_tags(io.BytesIO(bytes(image))) == guest_tags
+    for bad in (header[1:], header[1:2] + header[:1] + header[2:], bytes(8) + header):
+        with pytest.raises(FormatError, match=r"^Invalid SE header provided$"):
+            read_guest_tags(io.BytesIO(bad))

@@ -9,12 +9,12 @@ it with the ultravisor's in constant time.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.constant_time import bytes_eq
 
-from ..errors import InputError
+from ..errors import FormatError, InputError
 from ..formats.attestation import (
     CUID_SIZE,
     MEASUREMENT_KEY_SIZE,
@@ -24,7 +24,7 @@ from ..formats.attestation import (
     ExchangeResponse,
     parse_additional_data,
 )
-from ..formats.se_header import BootHdrTags
+from ..formats.se_header import BootHdrTags, read_se_header
 from ..secret import SecretBytes
 from .errors import MeasurementMismatchError
 from .request import open_arcb
@@ -33,8 +33,21 @@ __all__ = [
     "VerifiedAttestation",
     "compute_measurement",
     "measurement_message",
+    "read_guest_tags",
     "verify_response",
 ]
+
+
+def read_guest_tags(stream: BinaryIO) -> BootHdrTags:
+    """PLD, ALD, TLD and tag from ``--hdr``: an SE image or a bare SE header (seekable).
+
+    Anything else is a :class:`FormatError` ``Invalid SE header provided`` (the
+    reference's text; the reason is in ``details``).
+    """
+    try:
+        return read_se_header(stream).boot_tags
+    except FormatError as exc:
+        raise FormatError("Invalid SE header provided", str(exc), *exc.details) from None
 
 
 def measurement_message(
