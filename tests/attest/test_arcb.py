@@ -205,3 +205,11 @@ def test_no_nonce_variant(arcb_keys: ArcbKeys, vector_host_key: HostKey) -> None
     opened = open_arcb(aad + sealed, SecretBytes(ARPK))
     assert opened.nonce is None
     assert opened.measurement_key.reveal() == MEASUREMENT_KEY
+
+
+def test_reprs_hide_confidential_parts(arcb_sample: bytes, arcb_keys: ArcbKeys) -> None:
+    opened = open_arcb(arcb_sample, SecretBytes(ARPK))
+    for text in (repr(opened), str(opened), repr(arcb_keys)):
+        assert "ab" * 16 not in text and "xab\\xab" not in text
+        assert "77" * 8 not in text and "w" * 8 not in text
+    assert "nonce=<16 bytes>" in repr(opened)

@@ -222,6 +222,12 @@ class OpenedArcb(NamedTuple):
         """The authenticated attestation flags."""
         return self.parsed.flags
 
+    def __repr__(self) -> str:
+        # the nonce travels encrypted: keep it out of reprs like the key
+        nonce = "none" if self.nonce is None else f"<{len(self.nonce)} bytes>"
+        return (f"OpenedArcb(flags={self.flags:#018x}, measurement_key={self.measurement_key!r}, "
+                f"nonce={nonce})")
+
 
 def _open(parsed: ParsedArcb, arpk: SecretBytes) -> OpenedArcb:
     try:
