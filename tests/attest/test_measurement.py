@@ -183,3 +183,13 @@ def test_read_guest_tags(vectors: Path, guest_tags: BootHdrTags) -> None:
     for bad in (header[1:], header[1:2] + header[:1] + header[2:], bytes(8) + header):
         with pytest.raises(FormatError, match=r"^Invalid SE header provided$"):
             read_guest_tags(io.BytesIO(bad))
+
+
+def test_unmeasured_header_bytes_do_not_matter(vectors: Path) -> None:
+    """ADR 0080: bytes outside PLD/ALD/TLD/tag are bound through the tag, not the measurement."""
+    header = bytearray((vectors / "exp" / "secure_guest.hdr").read_bytes())
+    header[0x10] ^= 0x01  # IV
+    header[0x1A0] ^= 0x01  # key slot
+    tags = parse_se_header(bytes(header)).boot_tags
+    response = ExchangeResponse.from_bytes(derived(vectors, "resp_phkh_user"))
+    assert verify_response(response, tags, SecretBytes(ARPK)).cuid == b"\x42" * 16
