@@ -1,0 +1,1 @@
+"""Attestation: ARCB, exchange format, measurement, verification, check policies."""
