@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from secexkit.addsecret.request import FLAG_DISABLE_DUMP, open_request
 from secexkit.cli.pvsecret import main
 from secexkit.formats.request import SecretType
-from tests import pki
-from tests.pki import CertSpec, host_spec
+from tests.support import pki
+from tests.support.pki import CertSpec, host_spec
 from tests.trust.test_crl_download import Server, _body, no_proxy_environment, server
 
 __all__ = ["no_proxy_environment", "server"]  # fixtures shared with the download tests

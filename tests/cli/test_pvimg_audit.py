@@ -18,8 +18,8 @@ from secexkit.cli.pvimg import _parse_u64, genprotimg_main, main
 from secexkit.errors import UsageError
 from secexkit.image import components
 from secexkit.secret import SecretBytes
-from tests.image_support import make_kernel, make_loaders
-from tests.keys import write_host_key_document
+from tests.support.images import make_kernel, make_loaders
+from tests.support.keys import write_host_key_document
 
 PAGE = 4096
 

@@ -22,8 +22,8 @@ from secexkit.addsecret.name_yaml_reader import load_yaml12, parse_secret_info
 from secexkit.cli import pvsecret
 from secexkit.cli.pvsecret import main
 from secexkit.formats.secret_list import parse_secret_list
-from tests.fake_uv import FakeUltravisor
-from tests.keys import self_signed, write_host_key_document
+from tests.support.fake_uv import FakeUltravisor
+from tests.support.keys import self_signed, write_host_key_document
 
 # --- fixtures and helpers -----------------------------------------------------------------
 

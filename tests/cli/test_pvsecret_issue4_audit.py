@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from secexkit.uv.device import UvIoctl
 from tests.cli import test_pvsecret_issue4 as base
 from tests.cli.test_pvsecret_issue4 import Signer, cli, create, open_as_ultravisor
-from tests.fake_uv import FakeUltravisor
-from tests.keys import self_signed
+from tests.support.fake_uv import FakeUltravisor
+from tests.support.keys import self_signed
 
 # the fixtures of the end-to-end module, shared here
 host = base.host

@@ -27,8 +27,8 @@ from secexkit.trust import (
     establish_trust,
     parse_crls,
 )
-from tests import pki
-from tests.pki import NOW, CertSpec, Entity, host_spec
+from tests.support import pki
+from tests.support.pki import NOW, CertSpec, Entity, host_spec
 
 BOUND = 15.0  # seconds: generous upper bound for "ends within a bounded time"
 TIMEOUT = 0.5  # the fetcher's deadline in these tests

@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 from secexkit.trust import HostKeyVerifier, SourcedCert, SourcedCrl, TrustError, validate_chain
 from secexkit.trust._crl import chain_crl_problem, hkd_crl_problem
 from secexkit.trust._x509 import signed_by
-from tests import pki
-from tests.pki import DAY, NOW, SIGNING_UNIT, CertSpec, CrlSpec, Entity, PkiSet, host_spec, ibm_name
+from tests.support import pki
+from tests.support.pki import DAY, NOW, SIGNING_UNIT, CertSpec, CrlSpec, Entity, PkiSet, host_spec, ibm_name
 from tests.trust.test_trust_pki import chain_error, hkd_check, setup
 
 UNKNOWN = x509.ObjectIdentifier("1.3.6.1.4.1.99999.7")

@@ -40,8 +40,8 @@ from secexkit.trust import (
     subject_hash,
 )
 from secexkit.trust._names import canonical_name, names_equal, signing_key_crl_issuers
-from tests import pki
-from tests.pki import (
+from tests.support import pki
+from tests.support.pki import (
     DAY,
     NOW,
     SIGNING_UNIT,
