@@ -16,20 +16,15 @@ from secexkit.trust._crl import chain_crl_problem, hkd_crl_problem
 from secexkit.trust._x509 import signed_by
 from tests.support import pki
 from tests.support.pki import DAY, NOW, SIGNING_UNIT, CertSpec, CrlSpec, Entity, PkiSet, host_spec, ibm_name
-from tests.trust.test_trust_pki import chain_error, hkd_check, setup
+from tests.support.verification import chain_error, hkd_check, setup
 
 UNKNOWN = x509.ObjectIdentifier("1.3.6.1.4.1.99999.7")
 
 
 @pytest.fixture(scope="module")
-def p() -> PkiSet:
-    return pki.build_pki()
-
-
-@pytest.fixture(scope="module")
-def rsa_signing(p: PkiSet) -> Entity:
+def rsa_signing(pki_set: PkiSet) -> Entity:
     """An IBM Z signing key with an RSA-2048 key (for SHA-1 re-signing)."""
-    return pki.issue(p.inter, ibm_name(SIGNING_UNIT), CertSpec(),
+    return pki.issue(pki_set.inter, ibm_name(SIGNING_UNIT), CertSpec(),
                      key=rsa.generate_private_key(65537, 2048))
 
 
@@ -58,9 +53,9 @@ def _idp(*, uri: str | None = None, ca_only: bool = False,
     ({"extensions": [_idp(ca_only=True)]}, 3),            # the signing key is no CA
     ({"extensions": [_idp(uri="http://127.0.0.1:9/other.crl")]}, 3),  # another partition
 ])
-def test_chain_crl_out_of_scope(p: PkiSet, kwargs: dict[str, object], code: int) -> None:
-    inter_crl = _crl(p.inter, **kwargs)
-    err = chain_error(setup(p, crls=[p.root_crl, inter_crl, p.signing_crl]))
+def test_chain_crl_out_of_scope(pki_set: PkiSet, kwargs: dict[str, object], code: int) -> None:
+    inter_crl = _crl(pki_set.inter, **kwargs)
+    err = chain_error(setup(pki_set, crls=[pki_set.root_crl, inter_crl, pki_set.signing_crl]))
     assert (err.level, err.code) == (0, code)
 
 
@@ -69,69 +64,70 @@ def test_chain_crl_out_of_scope(p: PkiSet, kwargs: dict[str, object], code: int)
     _idp(uri="http://127.0.0.1:9/inter.crl"),   # the signing key's own distribution point
     _idp(user_only=True),
 ])
-def test_chain_crl_in_scope(p: PkiSet, extension: tuple[x509.ExtensionType, bool]) -> None:
-    inter_crl = _crl(p.inter, extensions=[extension])
-    v = setup(p, crls=[p.root_crl, inter_crl, p.signing_crl]).verifier()
-    assert hkd_check(v, p.host.cert) == "ok"
+def test_chain_crl_in_scope(pki_set: PkiSet, extension: tuple[x509.ExtensionType, bool]) -> None:
+    inter_crl = _crl(pki_set.inter, extensions=[extension])
+    v = setup(pki_set, crls=[pki_set.root_crl, inter_crl, pki_set.signing_crl]).verifier()
+    assert hkd_check(v, pki_set.host.cert) == "ok"
 
 
-def test_revoked_signing_key_not_hidden_by_another_partition(p: PkiSet) -> None:
+def test_revoked_signing_key_not_hidden_by_another_partition(pki_set: PkiSet) -> None:
     """The partition that covers the signing key lists it; a CRL of another partition
     (not listing it) must not make it look unrevoked."""
-    serial = p.signing_revoked.cert.serial_number
-    signing = pki.issue(p.inter, ibm_name(SIGNING_UNIT),
+    serial = pki_set.signing_revoked.cert.serial_number
+    signing = pki.issue(pki_set.inter, ibm_name(SIGNING_UNIT),
                         CertSpec(serial=serial, dist_points=["http://127.0.0.1:9/part1.crl"]),
-                        key=p.signing.key)
-    other = _crl(p.inter, extensions=[_idp(uri="http://127.0.0.1:9/part2.crl")])
-    err = chain_error(setup(p, signing=signing, crls=[p.root_crl, other, p.signing_crl]))
+                        key=pki_set.signing.key)
+    other = _crl(pki_set.inter, extensions=[_idp(uri="http://127.0.0.1:9/part2.crl")])
+    err = chain_error(setup(pki_set, signing=signing, crls=[pki_set.root_crl, other, pki_set.signing_crl]))
     assert (err.level, err.code) == (0, 3)
-    mine = _crl(p.inter, revoked=[serial], extensions=[_idp(uri="http://127.0.0.1:9/part1.crl")])
-    err = chain_error(setup(p, signing=signing, crls=[p.root_crl, other, mine, p.signing_crl]))
+    mine = _crl(pki_set.inter, revoked=[serial], extensions=[_idp(uri="http://127.0.0.1:9/part1.crl")])
+    err = chain_error(setup(pki_set, signing=signing,
+                            crls=[pki_set.root_crl, other, mine, pki_set.signing_crl]))
     assert (err.level, err.code) == (0, 23)
 
 
-def test_chain_crl_signed_with_sha1(p: PkiSet) -> None:
-    issuer = Entity(p.inter.cert, rsa.generate_private_key(65537, 2048))
-    rsa_inter = pki.issue(p.root, p.inter.name, CertSpec(ca=True), key=issuer.key)
+def test_chain_crl_signed_with_sha1(pki_set: PkiSet) -> None:
+    issuer = Entity(pki_set.inter.cert, rsa.generate_private_key(65537, 2048))
+    rsa_inter = pki.issue(pki_set.root, pki_set.inter.name, CertSpec(ca=True), key=issuer.key)
     weak = x509.load_der_x509_crl(pki.resign_sha1_rsa(pki.make_crl(rsa_inter), rsa_inter.key))
     source = SourcedCert(rsa_inter.cert, "inter.crt")
     assert signed_by(weak, rsa_inter.cert)  # a genuine signature, only the digest is weak
-    problem = chain_crl_problem(SourcedCrl(weak, "weak.crl"), p.signing.cert, source, NOW)
+    problem = chain_crl_problem(SourcedCrl(weak, "weak.crl"), pki_set.signing.cert, source, NOW)
     assert problem is not None and "sha1" in problem[1].lower()
-    assert chain_crl_problem(SourcedCrl(pki.make_crl(rsa_inter), "ok.crl"), p.signing.cert,
+    assert chain_crl_problem(SourcedCrl(pki.make_crl(rsa_inter), "ok.crl"), pki_set.signing.cert,
                              source, NOW) is None
 
 
 # --- certificates of the chain ----------------------------------------------------------------
 
-def test_critical_distribution_points_are_unhandled(p: PkiSet) -> None:
+def test_critical_distribution_points_are_unhandled(pki_set: PkiSet) -> None:
     dps = x509.CRLDistributionPoints([x509.DistributionPoint(
         [x509.UniformResourceIdentifier("http://127.0.0.1:9/inter.crl")], None, None, None)])
-    signing = pki.issue(p.inter, ibm_name(SIGNING_UNIT), CertSpec(extra_extensions=[(dps, True)]),
-                        key=p.signing.key)
-    err = chain_error(setup(p, signing=signing))
+    signing = pki.issue(pki_set.inter, ibm_name(SIGNING_UNIT), CertSpec(extra_extensions=[(dps, True)]),
+                        key=pki_set.signing.key)
+    err = chain_error(setup(pki_set, signing=signing))
     assert (err.level, err.code) == (0, 34)
 
 
-def test_signing_key_expires_at_not_after(p: PkiSet) -> None:
-    signing = pki.issue(p.inter, ibm_name(SIGNING_UNIT),
-                        CertSpec(not_before=NOW - 9 * DAY, not_after=NOW), key=p.signing.key)
-    err = chain_error(setup(p, signing=signing))
+def test_signing_key_expires_at_not_after(pki_set: PkiSet) -> None:
+    signing = pki.issue(pki_set.inter, ibm_name(SIGNING_UNIT),
+                        CertSpec(not_before=NOW - 9 * DAY, not_after=NOW), key=pki_set.signing.key)
+    err = chain_error(setup(pki_set, signing=signing))
     assert (err.level, err.code) == (0, 10)
-    later = pki.issue(p.inter, ibm_name(SIGNING_UNIT),
+    later = pki.issue(pki_set.inter, ibm_name(SIGNING_UNIT),
                       CertSpec(not_before=NOW - 9 * DAY, not_after=NOW + dt.timedelta(seconds=1)),
-                      key=p.signing.key)
-    setup(p, signing=later).verifier()
+                      key=pki_set.signing.key)
+    setup(pki_set, signing=later).verifier()
 
 
-def test_naive_time_is_refused(p: PkiSet) -> None:
-    s = setup(p)
+def test_naive_time_is_refused(pki_set: PkiSet) -> None:
+    s = setup(pki_set)
     naive = NOW.replace(tzinfo=None)
     with pytest.raises(ValueError, match="timezone-aware"):
         HostKeyVerifier(s.verifier().signing_key, [], s.verifier().crls, s.verifier().anchors,
                         None, naive)
     with pytest.raises(ValueError, match="timezone-aware"):
-        validate_chain(SourcedCert(p.signing.cert, "s"), [], s.verifier().anchors,
+        validate_chain(SourcedCert(pki_set.signing.cert, "s"), [], s.verifier().anchors,
                        s.verifier().crls, naive)
     # an aware time in another zone is the same instant
     other_zone = NOW.astimezone(dt.timezone(dt.timedelta(hours=-5)))
@@ -161,19 +157,19 @@ def test_dsa_signature_under_an_rsa_algorithm_identifier() -> None:
 
 # --- host-key documents and their CRLs ---------------------------------------------------------
 
-def test_document_with_another_curve(p: PkiSet) -> None:
+def test_document_with_another_curve(pki_set: PkiSet) -> None:
     for curve in (ec.SECP384R1(), ec.SECP256R1()):
-        doc = pki.issue(p.signing, pki.HOST_SUBJECT, host_spec(), key=pki.ec_key(curve))
-        assert hkd_check(setup(p).verifier(), doc.cert) == "key-type"
-    assert hkd_check(setup(p).verifier(), p.host.cert) == "ok"
+        doc = pki.issue(pki_set.signing, pki.HOST_SUBJECT, host_spec(), key=pki.ec_key(curve))
+        assert hkd_check(setup(pki_set).verifier(), doc.cert) == "key-type"
+    assert hkd_check(setup(pki_set).verifier(), pki_set.host.cert) == "ok"
 
 
-def test_document_signed_with_sha1(p: PkiSet, rsa_signing: Entity) -> None:
+def test_document_signed_with_sha1(pki_set: PkiSet, rsa_signing: Entity) -> None:
     doc = pki.issue(rsa_signing, pki.HOST_SUBJECT, host_spec(hash_algorithm=hashes.SHA256()),
-                    key=p.host_key)
+                    key=pki_set.host_key)
     weak = x509.load_der_x509_certificate(pki.resign_sha1_rsa(doc.cert, rsa_signing.key))
     crl = pki.make_crl(rsa_signing)
-    v = setup(p, signing=rsa_signing, crls=[p.root_crl, p.inter_crl, crl]).verifier()
+    v = setup(pki_set, signing=rsa_signing, crls=[pki_set.root_crl, pki_set.inter_crl, crl]).verifier()
     assert hkd_check(v, doc.cert) == "ok"
     assert signed_by(weak, rsa_signing.cert)
     with pytest.raises(TrustError) as info:
@@ -181,10 +177,10 @@ def test_document_signed_with_sha1(p: PkiSet, rsa_signing: Entity) -> None:
     assert info.value.check == "signature" and "sha1" in str(info.value).lower()
 
 
-def test_document_crl_signed_with_sha1(p: PkiSet, rsa_signing: Entity) -> None:
-    doc = pki.issue(rsa_signing, pki.HOST_SUBJECT, host_spec(), key=p.host_key)
+def test_document_crl_signed_with_sha1(pki_set: PkiSet, rsa_signing: Entity) -> None:
+    doc = pki.issue(rsa_signing, pki.HOST_SUBJECT, host_spec(), key=pki_set.host_key)
     weak = x509.load_der_x509_crl(pki.resign_sha1_rsa(pki.make_crl(rsa_signing), rsa_signing.key))
-    v = setup(p, signing=rsa_signing, crls=[p.root_crl, p.inter_crl, weak]).verifier()
+    v = setup(pki_set, signing=rsa_signing, crls=[pki_set.root_crl, pki_set.inter_crl, weak]).verifier()
     with pytest.raises(TrustError) as info:
         v.verify(doc.cert, "doc.crt")
     assert info.value.check == "no-crl"
@@ -203,28 +199,28 @@ def test_document_crl_signed_with_sha1(p: PkiSet, rsa_signing: Entity) -> None:
     ({"extensions": [_idp(uri="http://example.invalid/any-name.crl")]}, "ok"),  # name not compared
     ({"extensions": [(x509.CRLNumber(9), False)]}, "ok"),
 ])
-def test_document_crl_scope(p: PkiSet, kwargs: dict[str, object], expected: str) -> None:
-    crl = _crl(p.signing, **kwargs)
-    v = setup(p, crls=[p.root_crl, p.inter_crl, crl]).verifier()
-    assert hkd_check(v, p.host.cert) == expected
+def test_document_crl_scope(pki_set: PkiSet, kwargs: dict[str, object], expected: str) -> None:
+    crl = _crl(pki_set.signing, **kwargs)
+    v = setup(pki_set, crls=[pki_set.root_crl, pki_set.inter_crl, crl]).verifier()
+    assert hkd_check(v, pki_set.host.cert) == expected
 
 
-def test_only_a_delta_crl_does_not_hide_a_revocation(p: PkiSet) -> None:
+def test_only_a_delta_crl_does_not_hide_a_revocation(pki_set: PkiSet) -> None:
     """The base CRL lists the document; a delta CRL alone must not vouch for it."""
-    delta = _crl(p.signing, revoked=[], extensions=[(x509.DeltaCRLIndicator(1), True)])
-    problem = hkd_crl_problem(SourcedCrl(delta, "delta.crl"), p.signing.cert, NOW,
-                              p.host_revoked.cert)
+    delta = _crl(pki_set.signing, revoked=[], extensions=[(x509.DeltaCRLIndicator(1), True)])
+    problem = hkd_crl_problem(SourcedCrl(delta, "delta.crl"), pki_set.signing.cert, NOW,
+                              pki_set.host_revoked.cert)
     assert problem == "is a delta CRL"
-    v = setup(p, crls=[p.root_crl, p.inter_crl, delta, p.signing_crl]).verifier()
-    assert hkd_check(v, p.host_revoked.cert) == "revoked"
+    v = setup(pki_set, crls=[pki_set.root_crl, pki_set.inter_crl, delta, pki_set.signing_crl]).verifier()
+    assert hkd_check(v, pki_set.host_revoked.cert) == "revoked"
 
 
-def test_setup_is_a_valid_baseline(p: PkiSet, rsa_signing: Entity) -> None:
+def test_setup_is_a_valid_baseline(pki_set: PkiSet, rsa_signing: Entity) -> None:
     """Guards the tests above: without the defect each set-up verifies."""
-    assert hkd_check(setup(p).verifier(), p.host.cert) == "ok"
-    s = dataclasses.replace(setup(p), signing=rsa_signing,
-                            crls=[p.root_crl, p.inter_crl, pki.make_crl(rsa_signing)])
-    doc = pki.issue(rsa_signing, pki.HOST_SUBJECT, host_spec(), key=p.host_key)
+    assert hkd_check(setup(pki_set).verifier(), pki_set.host.cert) == "ok"
+    s = dataclasses.replace(setup(pki_set), signing=rsa_signing,
+                            crls=[pki_set.root_crl, pki_set.inter_crl, pki.make_crl(rsa_signing)])
+    doc = pki.issue(rsa_signing, pki.HOST_SUBJECT, host_spec(), key=pki_set.host_key)
     assert hkd_check(s.verifier(), doc.cert) == "ok"
 
 
@@ -248,11 +244,11 @@ def _relabel_inner(obj: x509.Certificate | x509.CertificateRevocationList, key: 
     return raw[:-len(signature)] + signature
 
 
-def test_signed_and_outer_algorithms_must_agree(p: PkiSet, rsa_signing: Entity) -> None:
+def test_signed_and_outer_algorithms_must_agree(pki_set: PkiSet, rsa_signing: Entity) -> None:
     key = rsa_signing.key
     assert isinstance(key, rsa.RSAPrivateKey)
     doc = pki.issue(rsa_signing, pki.HOST_SUBJECT, host_spec(hash_algorithm=hashes.SHA256()),
-                    key=p.host_key)
+                    key=pki_set.host_key)
     mixed = x509.load_der_x509_certificate(_relabel_inner(doc.cert, key))
     assert mixed.signature_algorithm_oid == x509.SignatureAlgorithmOID.RSA_WITH_SHA256
     assert signed_by(doc.cert, rsa_signing.cert)
@@ -265,17 +261,17 @@ def test_signed_and_outer_algorithms_must_agree(p: PkiSet, rsa_signing: Entity) 
     else:  # older releases load it: our own check must refuse it
         assert signed_by(crl, rsa_signing.cert)
         assert not signed_by(mixed_crl, rsa_signing.cert)
-    v = setup(p, signing=rsa_signing, crls=[p.root_crl, p.inter_crl, crl]).verifier()
+    v = setup(pki_set, signing=rsa_signing, crls=[pki_set.root_crl, pki_set.inter_crl, crl]).verifier()
     with pytest.raises(TrustError) as info:
         v.verify(mixed, "mixed.crt")
     assert info.value.check == "signature"
 
 
-def test_path_length_without_key_cert_sign(p: PkiSet) -> None:
-    signing = pki.issue(p.inter, ibm_name(SIGNING_UNIT),
+def test_path_length_without_key_cert_sign(pki_set: PkiSet) -> None:
+    signing = pki.issue(pki_set.inter, ibm_name(SIGNING_UNIT),
                         CertSpec(ca=True, path_length=0, key_usage="digital_signature"),
-                        key=p.signing.key)
-    err = chain_error(setup(p, signing=signing))
+                        key=pki_set.signing.key)
+    err = chain_error(setup(pki_set, signing=signing))
     assert err.level == 0 and "keyCertSign" in str(err)
 
 
@@ -285,14 +281,14 @@ def test_path_length_without_key_cert_sign(p: PkiSet) -> None:
      "non-critical subject alternative name"),
     (x509.Name([]), (x509.SubjectAlternativeName([x509.DNSName("a.example")]), True), None),
 ])
-def test_empty_subject_rules(p: PkiSet, subject: x509.Name,
+def test_empty_subject_rules(pki_set: PkiSet, subject: x509.Name,
                              san: tuple[x509.ExtensionType, bool] | None,
                              problem: str | None) -> None:
     from secexkit.trust._chain import ChainFailure, _check_extensions
 
-    leaf = pki.issue(p.inter, subject, CertSpec(extra_extensions=[san] if san else []))
-    chain = [SourcedCert(leaf.cert, "leaf"), SourcedCert(p.inter.cert, "inter"),
-             SourcedCert(p.root.cert, "root")]
+    leaf = pki.issue(pki_set.inter, subject, CertSpec(extra_extensions=[san] if san else []))
+    chain = [SourcedCert(leaf.cert, "leaf"), SourcedCert(pki_set.inter.cert, "inter"),
+             SourcedCert(pki_set.root.cert, "root")]
     if problem is None:
         _check_extensions(chain)
         return
@@ -301,14 +297,14 @@ def test_empty_subject_rules(p: PkiSet, subject: x509.Name,
     assert info.value.level == 0 and problem in info.value.reason
 
 
-def test_rsa_pss_and_other_ecdsa_parameters_verify(p: PkiSet, rsa_signing: Entity) -> None:
+def test_rsa_pss_and_other_ecdsa_parameters_verify(pki_set: PkiSet, rsa_signing: Entity) -> None:
     """Parameters come from the certificate: RSA-PSS (salt length, MGF1 hash) and ECDSA
     with other digests verify; the same certificate with another salt length does not."""
     from cryptography.hazmat.primitives.asymmetric import padding
 
     pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
     builder = (x509.CertificateBuilder().subject_name(pki.HOST_SUBJECT)
-               .issuer_name(rsa_signing.name).public_key(p.host_key.public_key())
+               .issuer_name(rsa_signing.name).public_key(pki_set.host_key.public_key())
                .serial_number(77).not_valid_before(NOW - DAY).not_valid_after(NOW + DAY))
     doc = builder.sign(rsa_signing.key, hashes.SHA256(), rsa_padding=pss)
     assert isinstance(doc.signature_algorithm_parameters, padding.PSS)
@@ -323,12 +319,12 @@ def test_rsa_pss_and_other_ecdsa_parameters_verify(p: PkiSet, rsa_signing: Entit
     resigned = x509.load_der_x509_certificate(raw[:-len(other_salt)] + other_salt)
     assert not signed_by(resigned, rsa_signing.cert)  # declared salt length 32, used 20
     for algorithm in (hashes.SHA384(), hashes.SHA512(), hashes.SHA224()):
-        issued = pki.issue(p.signing, pki.HOST_SUBJECT, host_spec(hash_algorithm=algorithm),
-                           key=p.host_key)
-        assert hkd_check(setup(p).verifier(), issued.cert) == "ok", algorithm.name
+        issued = pki.issue(pki_set.signing, pki.HOST_SUBJECT, host_spec(hash_algorithm=algorithm),
+                           key=pki_set.host_key)
+        assert hkd_check(setup(pki_set).verifier(), issued.cert) == "ok", algorithm.name
 
 
-def test_cryptography_warnings_do_not_reach_the_user(p: PkiSet) -> None:
+def test_cryptography_warnings_do_not_reach_the_user(pki_set: PkiSet) -> None:
     """A three-letter country name parses with a UserWarning from cryptography; printed by
     Python it would add stray stderr lines to our one-line verdicts."""
     import warnings
@@ -339,13 +335,13 @@ def test_cryptography_warnings_do_not_reach_the_user(p: PkiSet) -> None:
         warnings.simplefilter("ignore")
         odd = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "USA", _validate=False),
                          x509.NameAttribute(NameOID.COMMON_NAME, "odd")])
-        doc = pki.issue(p.signing, odd, host_spec(), key=p.host_key)
+        doc = pki.issue(pki_set.signing, odd, host_spec(), key=pki_set.host_key)
     reparsed = x509.load_der_x509_certificate(pki.der(doc))
-    v = setup(p).verifier()
+    v = setup(pki_set).verifier()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         v.verify(reparsed, "odd.crt")
-        setup(p).verifier()
+        setup(pki_set).verifier()
     assert [str(w.message) for w in caught] == []
     with warnings.catch_warnings(record=True) as caught:  # the warning exists
         warnings.simplefilter("always")
@@ -353,41 +349,44 @@ def test_cryptography_warnings_do_not_reach_the_user(p: PkiSet) -> None:
     assert caught
 
 
-def test_ca_key_usage_is_enforced(p: PkiSet) -> None:
+def test_ca_key_usage_is_enforced(pki_set: PkiSet) -> None:
     # an intermediate that may sign CRLs but not certificates cannot issue the signing key
-    inter = pki.issue(p.root, p.inter.name, CertSpec(ca=True, key_usage="crl_sign"),
-                      key=p.inter.key)
-    err = chain_error(setup(p, inter=inter, crls=[p.root_crl, pki.make_crl(inter), p.signing_crl]))
+    inter = pki.issue(pki_set.root, pki_set.inter.name, CertSpec(ca=True, key_usage="crl_sign"),
+                      key=pki_set.inter.key)
+    err = chain_error(setup(pki_set, inter=inter,
+                            crls=[pki_set.root_crl, pki.make_crl(inter), pki_set.signing_crl]))
     assert err.level == 0 and "keyCertSign" in str(err)
     # one that may sign certificates but not CRLs cannot vouch for the signing key's status
-    inter = pki.issue(p.root, p.inter.name, CertSpec(ca=True, key_usage="key_cert_sign"),
-                      key=p.inter.key)
-    err = chain_error(setup(p, inter=inter, crls=[p.root_crl, pki.make_crl(inter), p.signing_crl]))
+    inter = pki.issue(pki_set.root, pki_set.inter.name, CertSpec(ca=True, key_usage="key_cert_sign"),
+                      key=pki_set.inter.key)
+    err = chain_error(setup(pki_set, inter=inter,
+                            crls=[pki_set.root_crl, pki.make_crl(inter), pki_set.signing_crl]))
     assert (err.level, err.code) == (0, 35) and "cRLSign" in str(err)
 
 
-def test_stale_document_crl_named_in_the_message(p: PkiSet) -> None:
-    stale = _crl(p.signing, last_update=NOW - 9 * DAY, next_update=NOW - DAY)
-    v = setup(p, crls=[p.root_crl, p.inter_crl, stale]).verifier()
+def test_stale_document_crl_named_in_the_message(pki_set: PkiSet) -> None:
+    stale = _crl(pki_set.signing, last_update=NOW - 9 * DAY, next_update=NOW - DAY)
+    v = setup(pki_set, crls=[pki_set.root_crl, pki_set.inter_crl, stale]).verifier()
     with pytest.raises(TrustError) as info:
-        v.verify(p.host.cert, "host.crt")
+        v.verify(pki_set.host.cert, "host.crt")
     message = str(info.value)
     assert info.value.check == "no-crl" and "\n" not in message
     assert "(crl2.crl) expired on " in message and "give a current CRL" in message
     assert "--offline" in message
-    wrong = _crl(p.signing, sign_with=pki.ec_key())
-    v = setup(p, crls=[p.root_crl, p.inter_crl, stale, wrong]).verifier()
+    wrong = _crl(pki_set.signing, sign_with=pki.ec_key())
+    v = setup(pki_set, crls=[pki_set.root_crl, pki_set.inter_crl, stale, wrong]).verifier()
     with pytest.raises(TrustError) as info:
-        v.verify(p.host.cert, "host.crt")
+        v.verify(pki_set.host.cert, "host.crt")
     assert "(and 1 more, see -v)" in str(info.value) and len(info.value.details) == 2
 
 
-def test_root_crl_with_a_distribution_point_name(p: PkiSet) -> None:
+def test_root_crl_with_a_distribution_point_name(pki_set: PkiSet) -> None:
     """A root has no CRL distribution points; its CRL naming one still covers the root
     itself, but not an intermediate from another partition."""
-    named = _crl(p.root, extensions=[_idp(uri="http://127.0.0.1:9/root.crl")])
-    v = setup(p, crls=[named, p.inter_crl, p.signing_crl]).verifier()  # inter's DP is root.crl
-    assert hkd_check(v, p.host.cert) == "ok"
-    other = _crl(p.root, extensions=[_idp(uri="http://127.0.0.1:9/elsewhere.crl")])
-    err = chain_error(setup(p, crls=[other, p.inter_crl, p.signing_crl]))
+    named = _crl(pki_set.root, extensions=[_idp(uri="http://127.0.0.1:9/root.crl")])
+    # inter's DP is root.crl
+    v = setup(pki_set, crls=[named, pki_set.inter_crl, pki_set.signing_crl]).verifier()
+    assert hkd_check(v, pki_set.host.cert) == "ok"
+    other = _crl(pki_set.root, extensions=[_idp(uri="http://127.0.0.1:9/elsewhere.crl")])
+    err = chain_error(setup(pki_set, crls=[other, pki_set.inter_crl, pki_set.signing_crl]))
     assert (err.level, err.code) == (1, 3)
