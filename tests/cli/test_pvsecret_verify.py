@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from secexkit.uv.device import UvIoctl
-from tests.cli import test_pvsecret_issue4 as base
-from tests.cli.test_pvsecret_issue4 import Signer, cli, create, open_as_ultravisor
+from tests.cli import test_pvsecret_secret_types as base
+from tests.cli.test_pvsecret_secret_types import Signer, cli, create, open_as_ultravisor
 from tests.support.fake_uv import FakeUltravisor
 from tests.support.keys import self_signed
 
