@@ -15,12 +15,7 @@ from secexkit.cli import pvsecret
 from secexkit.formats.secret_list import parse_secret_list
 from secexkit.uv.device import UvIoctl
 from tests.support.fake_uv import FakeUltravisor
-from tests.support.pvsecret import (
-    Capture,
-    cli,
-    create,
-    failed,
-)
+from tests.support.pvsecret import Capture, cli, create, failed
 
 pytestmark = pytest.mark.usefixtures("not_a_guest")
 

@@ -11,13 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from tests.support.keys import self_signed
-from tests.support.pvsecret import (
-    Capture,
-    Host,
-    cli,
-    create,
-    failed,
-)
+from tests.support.pvsecret import Capture, Host, cli, create, failed
 
 pytestmark = pytest.mark.usefixtures("not_a_guest")
 

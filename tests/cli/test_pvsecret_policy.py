@@ -10,13 +10,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.support.pvsecret import (
-    Capture,
-    Host,
-    create,
-    failed,
-    open_as_ultravisor,
-)
+from tests.support.pvsecret import Capture, Host, create, failed, open_as_ultravisor
 
 pytestmark = pytest.mark.usefixtures("not_a_guest")
 

@@ -14,12 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
 
 from secexkit.addsecret.name_yaml_reader import parse_secret_info
-from tests.support.pvsecret import (
-    Opened,
-    create,
-    open_as_ultravisor,
-    pkcs8,
-)
+from tests.support.pvsecret import Opened, create, open_as_ultravisor, pkcs8
 
 pytestmark = pytest.mark.usefixtures("not_a_guest")
 

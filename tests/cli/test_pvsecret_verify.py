@@ -11,15 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.support.keys import self_signed
-from tests.support.pvsecret import (
-    Capture,
-    Host,
-    Signer,
-    cli,
-    create,
-    failed,
-    open_as_ultravisor,
-)
+from tests.support.pvsecret import Capture, Host, Signer, cli, create, failed, open_as_ultravisor
 
 pytestmark = pytest.mark.usefixtures("not_a_guest")
 
