@@ -9,15 +9,10 @@ from collections.abc import Sequence
 import pytest
 from cryptography import x509
 
-from secexkit.trust import (
-    AnchorList,
-    HostKeyVerifier,
-    SourcedCert,
-    SourcedCrl,
-    TrustError,
-    TrustInputs,
-    establish_trust,
-)
+from secexkit.trust import TrustError
+from secexkit.trust._chain import AnchorList
+from secexkit.trust._x509 import SourcedCert, SourcedCrl
+from secexkit.trust.verifier import HostKeyVerifier, TrustInputs, establish_trust
 from tests.support.pki import NOW, Entity, PkiSet
 
 

@@ -13,7 +13,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from secexkit.trust import HostKeyVerifier, SourcedCert, TrustError, validate_chain
+from secexkit.trust import TrustError
+from secexkit.trust._chain import validate_chain
+from secexkit.trust._x509 import SourcedCert
+from secexkit.trust.verifier import HostKeyVerifier
 from tests.support import pki
 from tests.support.pki import (
     ANOTHER_KEY,

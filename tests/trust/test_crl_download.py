@@ -16,17 +16,11 @@ from typing import Any, TypeVar
 import pytest
 from cryptography import x509
 
-from secexkit.trust import (
-    AnchorList,
-    CrlDownloads,
-    FetchError,
-    HttpCrlFetcher,
-    SourcedCert,
-    TrustError,
-    TrustInputs,
-    establish_trust,
-    parse_crls,
-)
+from secexkit.trust import FetchError, HttpCrlFetcher, TrustError
+from secexkit.trust._chain import AnchorList
+from secexkit.trust._load import parse_crls
+from secexkit.trust._x509 import SourcedCert
+from secexkit.trust.verifier import CrlDownloads, TrustInputs, establish_trust
 from tests.support import pki
 from tests.support.http_server import QuietServer, Server, respond
 from tests.support.pki import NOW, CertSpec, Entity, host_spec

@@ -9,9 +9,10 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from secexkit.trust import SourcedCrl, TrustError
+from secexkit.trust import TrustError
 from secexkit.trust._crl import hkd_crl_problem
 from secexkit.trust._names import names_equal
+from secexkit.trust._x509 import SourcedCrl
 from tests.support import pki
 from tests.support.pki import (
     ANOTHER_KEY,

@@ -12,8 +12,12 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from secexkit.trust import is_ibm_signing_subject, subject_hash
-from secexkit.trust._names import canonical_name, signing_key_crl_issuers
+from secexkit.trust._names import (
+    canonical_name,
+    is_ibm_signing_subject,
+    signing_key_crl_issuers,
+    subject_hash,
+)
 from tests.support import pki
 from tests.support.pki import SIGNING_UNIT, CertSpec, PkiSet, ibm_name
 

@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, rsa
 from cryptography.x509.oid import NameOID
 
-from secexkit.trust import SourcedCert, SourcedCrl, TrustError
+from secexkit.trust import TrustError
 from secexkit.trust._crl import chain_crl_problem
-from secexkit.trust._x509 import signed_by
+from secexkit.trust._x509 import SourcedCert, SourcedCrl, signed_by
 from tests.support import pki
 from tests.support.pki import DAY, NOW, SIGNING_UNIT, CertSpec, Entity, PkiSet, host_spec, ibm_name
 from tests.support.verification import hkd_check, setup

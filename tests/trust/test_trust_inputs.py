@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 from secexkit.errors import InputError
-from secexkit.trust import TrustError, establish_trust, load_trust_inputs, subject_hash
+from secexkit.trust import TrustError
+from secexkit.trust._names import subject_hash
+from secexkit.trust.sources import load_trust_inputs
+from secexkit.trust.verifier import establish_trust
 from tests.support import pki
 from tests.support.pki import NOW, PkiSet
 from tests.support.verification import hkd_check

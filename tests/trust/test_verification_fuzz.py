@@ -15,19 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from secexkit.errors import InputError
-from secexkit.trust import (
-    AnchorList,
-    HostKeyVerifier,
-    SourcedCert,
-    SourcedCrl,
-    TrustError,
-    TrustInputs,
-    establish_trust,
-    load_trust_inputs,
-    parse_certificates,
-    parse_crls,
-    parse_pem,
-)
+from secexkit.trust import TrustError
+from secexkit.trust._chain import AnchorList
+from secexkit.trust._load import parse_certificates, parse_crls, parse_pem
+from secexkit.trust._x509 import SourcedCert, SourcedCrl
+from secexkit.trust.sources import load_trust_inputs
+from secexkit.trust.verifier import HostKeyVerifier, TrustInputs, establish_trust
 from tests.support import pki
 from tests.support.pki import NOW, PkiSet
 from tests.support.verification import hkd_check, setup
