@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import (
     CryptoError,
+    FetchError,
     FormatError,
     InputError,
     NotAvailableError,
@@ -50,8 +51,12 @@ _LAZY: dict[str, str] = {
     "load_signing_key": "addsecret.user_data",
     "make_user_data": "addsecret.user_data",
     "verify_request_user_data": "addsecret.user_data",
-    "establish_trust": "trust",
-    "load_trust_inputs": "trust",
+    "establish_trust": "trust.verifier",
+    "load_trust_inputs": "trust.sources",
+    "verify_host_key_documents": "trust.api",
+    "check_host_key_documents": "trust.api",
+    "DocumentResult": "trust.api",
+    "FetchLimits": "trust.fetch",
 }
 
 __all__ = [
@@ -59,6 +64,9 @@ __all__ = [
     "AddSecretRequest",
     "BootHdrTags",
     "CryptoError",
+    "DocumentResult",
+    "FetchError",
+    "FetchLimits",
     "FormatError",
     "GuestSecret",
     "HostKey",
@@ -78,6 +86,7 @@ __all__ = [
     "__version__",
     "association_secret",
     "build_request",
+    "check_host_key_documents",
     "establish_trust",
     "extension_secret_from_cck",
     "load_signing_key",
@@ -91,6 +100,7 @@ __all__ = [
     "read_se_header",
     "retrievable_secret",
     "update_cck_secret",
+    "verify_host_key_documents",
     "verify_request_user_data",
 ]
 
@@ -127,4 +137,7 @@ if TYPE_CHECKING:
     from .formats.se_header import BootHdrTags, SeHeader, parse_se_header, read_se_header
     from .hostkeys import HostKey, HostKeyDocument, parse_host_key_document
     from .secret import SecretBytes
-    from .trust import establish_trust, load_trust_inputs
+    from .trust.api import DocumentResult, check_host_key_documents, verify_host_key_documents
+    from .trust.fetch import FetchLimits
+    from .trust.sources import load_trust_inputs
+    from .trust.verifier import establish_trust

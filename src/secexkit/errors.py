@@ -63,3 +63,15 @@ class UltravisorError(SecexError):
         super().__init__(f"Ultravisor: '{message}' ({rc:#06x},{rrc:#06x})")
         self.rc = rc
         self.rrc = rrc
+
+
+class FetchError(InputError):
+    """A download (a CRL distribution point) failed; ``str()`` is a one-line reason.
+
+    An :class:`InputError`: the input (the resource at a URI) could not be obtained
+    within the limits (ADR 0041).  Verification records it and goes on with the
+    next URI; it reaches a caller only from a fetcher called directly.
+    """
+
+
+__all__ += ["FetchError"]

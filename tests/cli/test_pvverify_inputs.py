@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from secexkit.cli import pvsecret, pvverify
-from secexkit.trust import subject_hash
+from secexkit.trust._names import subject_hash
 
 OK_HASH = "24933f75ee107c806fe602a7da7b610e54369af96a847f2dcc4fcfdbd81fbc05"
 

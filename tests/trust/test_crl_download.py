@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import pytest
 from cryptography import x509
 
+from secexkit.cli._hostkeys import cli_message
 from secexkit.trust import FetchError, HttpCrlFetcher, TrustError
 from secexkit.trust._chain import AnchorList
 from secexkit.trust._load import parse_crls
@@ -209,7 +210,7 @@ def test_chain_download_failure_names_the_url(server: Server, pki_set: pki.PkiSe
         bounded(lambda: establish_trust(inputs, fetcher=HttpCrlFetcher(timeout=5), now=NOW))
     err = info.value
     assert (err.level, err.code) == (0, 3)
-    assert base + "/nothing-here.crl" in str(err) and "--crl" in str(err)
+    assert base + "/nothing-here.crl" in str(err) and "--crl" in cli_message(err)
     assert any("HTTP status 404" in line for line in err.details)
 
 

@@ -140,19 +140,19 @@ def test_pvsecret_create_refused(cert_dir: Path, vectors: Path, tmp_path: Path,
 def test_verified_key_is_the_certificate_key(cert_dir: Path) -> None:
     """The host key used for key slots must be the key of the certificate that was verified;
     a divergence between the two certificate parsers is refused."""
-    from secexkit import trust
     from secexkit.cli._hostkeys import verified_host_key
+    from secexkit.trust import sources, verifier
 
     args = namespace(cert_dir, ["host.crt"])
-    inputs = trust.load_trust_inputs(args.cert, args.crl, args.root_ca)
+    inputs = sources.load_trust_inputs(args.cert, args.crl, args.root_ca)
     import datetime as dt
 
-    verifier = trust.establish_trust(inputs, fetcher=None, now=dt.datetime.now(dt.UTC))
+    verified = verifier.establish_trust(inputs, fetcher=None, now=dt.datetime.now(dt.UTC))
     host = parse_host_key_document((cert_dir / "host.crt").read_bytes(), "host.crt")
-    assert verified_host_key(verifier, host).hash.hex().startswith("24933f75")
+    assert verified_host_key(verified, host).hash.hex().startswith("24933f75")
     other = parse_host_key_document((cert_dir / "host2.crt").read_bytes(), "host2.crt")
     assert other.host_key.hash != host.host_key.hash
     forged = parse_host_key_document((cert_dir / "host.crt").read_bytes(), "host.crt")
     forged.__dict__["host_key"] = other.host_key  # as if the SPKI parsers disagreed
     with pytest.raises(InputError, match="ambiguous"):
-        verified_host_key(verifier, forged)
+        verified_host_key(verified, forged)

@@ -1,20 +1,34 @@
-"""Host-key document options shared by ``pvsecret create`` and ``pvimg create``.
+"""Host-key document options shared by ``pvsecret create``, ``pvimg create`` and ``pvverify``.
 
 ``-k/--host-key-document`` (required, repeatable, comma lists), and exactly one
 of ``--no-verify`` / ``-C/--cert/--crt``; ``--crl``, ``--offline``, ``--root-ca``.
+Verification is one call of the library (:func:`secexkit.trust.verify_host_key_documents`
+or :func:`~secexkit.trust.check_host_key_documents`); this module only maps options to
+its arguments and the library's :class:`~secexkit.trust.Term` hints to option names.
+``SECEXKIT_DOWNLOAD_BUDGET`` (seconds) sets the time all CRL downloads of a run may take.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-from typing import Any
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from ..errors import InputError, UsageError
+from ..errors import SecexError, UsageError
+from ..fileio import MAX_CERTIFICATE_FILE, read_input
 from ..hostkeys import HostKey, HostKeyDocument, parse_host_key_document
-from ._common import add_list_option, read_file
+from ._common import add_list_option
+
+if TYPE_CHECKING:
+    from ..trust import DocumentResult, FetchLimits, Term
+    from ..trust.verifier import HostKeyVerifier
 
 log = logging.getLogger("secexkit.cli")
+
+BUDGET_ENV = "SECEXKIT_DOWNLOAD_BUDGET"
+
 
 def add_host_key_options(parser: argparse._ActionsContainer, *, prefix: str = "",
                          default: Any = None) -> None:
@@ -41,6 +55,7 @@ def add_host_key_options(parser: argparse._ActionsContainer, *, prefix: str = ""
 
 
 def check_host_key_options(args: argparse.Namespace) -> None:
+    """Usage errors of the host-key options (before anything is read)."""
     if not args.host_key_document:
         raise UsageError("the following required arguments were not provided: "
                          "--host-key-document <FILE>")
@@ -54,45 +69,86 @@ def check_host_key_options(args: argparse.Namespace) -> None:
                          "file, or leave the option out to use the system's trusted roots")
 
 
-def verified_host_key(verifier: Any, document: HostKeyDocument) -> HostKey:
-    """Verify ``document`` with a :class:`~secexkit.trust.HostKeyVerifier` and return its
-    host key, making sure the key is the one of the certificate that was verified."""
-    from ..trust._load import quiet_parsing
+def cli_terms() -> Mapping[Term, str]:
+    """How the CLI names the inputs a library message points to."""
+    from ..trust import Term
 
-    with quiet_parsing():  # e.g. a non-positive serial: cryptography warns while loading
-        certificate = document.certificate
-    verifier.verify(certificate, document.source)
-    key = document.host_key
-    if not _same_key(key, certificate):
-        raise InputError(f"The host-key document {document.source} is ambiguous: its key "
-                         "differs between the certificate parsers")
-    return key
+    return {
+        Term.CERTIFICATES: "with --cert",
+        Term.CRLS: "with --crl",
+        Term.ROOT_CA: "with --root-ca",
+        Term.ALLOW_DOWNLOADS: "drop --offline",
+        Term.CERTIFICATE_INPUTS: "--cert files",
+        Term.MORE_DETAILS: "see -v",
+    }
 
 
-def _same_key(key: HostKey, certificate: Any) -> bool:
-    from cryptography.hazmat.primitives import serialization
+def cli_error(error: SecexError) -> SecexError:
+    """``error`` with the CLI's option names in place of the library's words."""
+    from ..trust import TrustError
 
-    def point(public_key: Any) -> bytes:
-        raw: bytes = public_key.public_bytes(serialization.Encoding.X962,
-                                             serialization.PublicFormat.UncompressedPoint)
-        return raw
+    if not isinstance(error, TrustError):
+        return error
+    rendered = TrustError(error.render(cli_terms()), *error.details, check=error.check,
+                          reason=error.reason, level=error.level, code=error.code,
+                          document=error.document)
+    return rendered
+
+
+def cli_message(error: SecexError) -> str:
+    """The one-line message the CLI prints for ``error``."""
+    return str(cli_error(error))
+
+
+def download_limits() -> FetchLimits | None:
+    """The download limits of this run: ``$SECEXKIT_DOWNLOAD_BUDGET`` or the defaults."""
+    value = os.environ.get(BUDGET_ENV)
+    if not value:
+        return None
+    from ..trust import FetchLimits
 
     try:
-        return point(key.public_key) == point(certificate.public_key())
-    except (ValueError, TypeError, AttributeError):
-        return False
+        budget = float(value)
+        return FetchLimits(budget=budget, timeout=min(FetchLimits().timeout, budget))
+    except ValueError:
+        raise UsageError(f"{BUDGET_ENV} must be a positive number of seconds, "
+                         f"not {value!r}") from None
+
+
+def verified_host_key(verifier: HostKeyVerifier, document: HostKeyDocument) -> HostKey:
+    """Verify ``document`` and return its host key (see :func:`secexkit.trust.api.verified_host_key`)."""
+    from ..trust.api import verified_host_key as verify
+
+    return verify(verifier, document)
 
 
 def read_host_key_documents(paths: list[str]) -> list[HostKeyDocument]:
-    documents = []
-    for path in paths:
-        data = read_file(path, "host-key document")
-        documents.append(parse_host_key_document(data, path))
-    return documents
+    """Read and parse (not verify) every document, bounded."""
+    return [parse_host_key_document(read_input(path, "host-key document", MAX_CERTIFICATE_FILE),
+                                    path)
+            for path in paths]
+
+
+def check_documents(args: argparse.Namespace) -> list[DocumentResult]:
+    """A verdict per ``-k`` document (trust set-up failures raise), CLI wording."""
+    from ..trust import DocumentResult, TrustError, check_host_key_documents
+
+    try:
+        results = check_host_key_documents(
+            args.host_key_document, args.cert, args.crl, args.root_ca, offline=args.offline,
+            limits=download_limits())
+    except TrustError as exc:
+        raise cli_error(exc) from None
+    return [DocumentResult(r.source, r.host_key, None if r.error is None else cli_error(r.error))
+            for r in results]
 
 
 def load_host_keys(args: argparse.Namespace, protectee: str) -> list[HostKey]:
-    """Read (and unless ``--no-verify`` verify) every ``-k`` document, in order."""
+    """Read (and unless ``--no-verify`` verify) every ``-k`` document, in order.
+
+    Raises the first failure (one line naming the document and the check, details for
+    ``-v``) before anything is written.
+    """
     check_host_key_options(args)
     if args.no_verify:
         log.warning("Host-key document verification is disabled. The %s may not be protected.",
@@ -101,27 +157,11 @@ def load_host_keys(args: argparse.Namespace, protectee: str) -> list[HostKey]:
         for document in documents:
             log.info("Use host-key document at '%s'", document.source)
         return [document.host_key for document in documents]
-    return _verified_host_keys(args)
-
-
-def _verified_host_keys(args: argparse.Namespace) -> list[HostKey]:
-    """Establish trust in the IBM Z signing key, then verify every document in order.
-
-    The trust package is imported here only, so ``--no-verify`` never pays for it.
-    Raises :class:`~secexkit.errors.VerificationError` (one line naming the document
-    and the check, details for ``-v``) before anything is written.
-    """
-    import datetime as dt
-
-    from .. import trust
-
-    now = dt.datetime.now(dt.UTC)
-    inputs = trust.load_trust_inputs(args.cert, args.crl, args.root_ca)
-    fetcher = None if args.offline else trust.HttpCrlFetcher()
-    verifier = trust.establish_trust(inputs, fetcher=fetcher, now=now)
     keys = []
-    for path in args.host_key_document:
-        document = parse_host_key_document(read_file(path, "host-key document"), path)
-        keys.append(verified_host_key(verifier, document))
-        log.info("Use host-key document at '%s'", document.source)
+    for result in check_documents(args):
+        if result.error is not None:
+            raise result.error
+        assert result.host_key is not None
+        log.info("Use host-key document at '%s'", result.source)
+        keys.append(result.host_key)
     return keys

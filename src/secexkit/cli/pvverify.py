@@ -11,20 +11,25 @@ Exit 0 if every document verified, 1 otherwise.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import logging
 import sys
 from collections.abc import Sequence
 
 from ..errors import SecexError
-from ..hostkeys import parse_host_key_document
-from ._common import ArgumentParser, add_verbosity, read_file, run, write_stdout
-from ._hostkeys import add_host_key_options, check_host_key_options, verified_host_key
+from ..hostkeys import HostKey
+from ._common import ArgumentParser, add_verbosity, run, write_stdout
+from ._hostkeys import (
+    add_host_key_options,
+    check_documents,
+    check_host_key_options,
+    read_host_key_documents,
+)
 
 log = logging.getLogger("secexkit.cli")
 
 
 def build_parser() -> ArgumentParser:
+    """The pvverify command line."""
     parser = ArgumentParser(
         prog="pvverify",
         description="Verify IBM Secure Execution host-key documents against the IBM Z "
@@ -41,32 +46,39 @@ def _verdict_text(exc: SecexError, source: str) -> str:
     return text[len(prefix):] if text.startswith(prefix) else text
 
 
+def _shown(path: str) -> str:
+    """A file name safe for a one-line verdict (control characters escaped)."""
+    return path if path.isprintable() else path.encode("unicode_escape").decode("ascii")
+
+
+def _unverified(path: str) -> HostKey:
+    return read_host_key_documents([path])[0].host_key
+
+
 def _main(args: argparse.Namespace) -> int:
     check_host_key_options(args)
-    verify = None
+    verdicts: list[tuple[str, HostKey | None, SecexError | None]] = []
     if args.no_verify:
         log.warning("Host-key document verification is disabled. The host-key documents are "
                     "only parsed.")
+        for path in args.host_key_document:
+            try:
+                verdicts.append((path, _unverified(path), None))
+            except SecexError as exc:
+                verdicts.append((path, None, exc))
     else:
-        from .. import trust
-
-        inputs = trust.load_trust_inputs(args.cert, args.crl, args.root_ca)
-        fetcher = None if args.offline else trust.HttpCrlFetcher()
-        verify = trust.establish_trust(inputs, fetcher=fetcher, now=dt.datetime.now(dt.UTC))
+        verdicts = [(r.source, r.host_key, r.error) for r in check_documents(args)]
     failed = 0
-    for path in args.host_key_document:
-        try:
-            document = parse_host_key_document(read_file(path, "host-key document"), path)
-            key = document.host_key if verify is None else verified_host_key(verify, document)
-            key_hash = key.hash.hex()
-        except SecexError as exc:
+    for path, key, error in verdicts:
+        if error is not None or key is None:
             failed += 1
-            write_stdout(f"{path}: FAILED: {_verdict_text(exc, path)}\n")
-            for line in exc.details:
-                log.info("  %s", line)
+            if error is not None:
+                write_stdout(f"{_shown(path)}: FAILED: {_verdict_text(error, _shown(path))}\n")
+                for line in error.details:
+                    log.info("  %s", line)
             continue
-        state = "OK" if verify is not None else "NOT VERIFIED"
-        write_stdout(f"{path}: {state}, host-key hash {key_hash}\n")
+        state = "OK" if not args.no_verify else "NOT VERIFIED"
+        write_stdout(f"{_shown(path)}: {state}, host-key hash {key.hash.hex()}\n")
     if failed:
         log.error("%d of %d host-key documents failed verification", failed,
                   len(args.host_key_document))
@@ -75,6 +87,7 @@ def _main(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run pvverify; the exit code."""
     return run(_main, build_parser(), argv)
 
 

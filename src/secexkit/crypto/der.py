@@ -113,7 +113,39 @@ def spki_parts(spki: bytes) -> tuple[bytes, bytes | None, bytes]:
     return spki[oid_start:oid_end], parameter, spki[bits_start + 1:bits_end]
 
 
-_PEM_BLOCK: Final = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.DOTALL)
+# PEM framing.  A block is ``-----BEGIN L-----`` (end of line) up to the first following
+# ``-----END L-----`` with the same label L.  The scan is linear in the input (issue 9.1):
+# the END markers are indexed once, then every BEGIN finds its END by binary search, so a
+# file full of BEGIN lines without END costs O(n log n), not a rescan to the end per BEGIN.
+_PEM_BEGIN: Final = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n")
+_PEM_END: Final = re.compile(rb"(?=-----END ([A-Z0-9 ]+)-----)")  # overlapping markers too
+_END_PREFIX: Final = len(b"-----END ")
+_DASHES: Final = len(b"-----")
+
+
+def _pem_spans(data: bytes) -> Iterator[tuple[bytes, int, int]]:
+    """(label, body start, body end) of every PEM block, in order; linear in ``data``."""
+    import bisect
+
+    if b"-----BEGIN " not in data:
+        return
+    ends: dict[bytes, list[int]] = {}
+    for match in _PEM_END.finditer(data):
+        ends.setdefault(match.group(1), []).append(match.start())
+    pos = 0
+    while True:
+        begin = _PEM_BEGIN.search(data, pos)
+        if begin is None:
+            return
+        label = begin.group(1)
+        found = ends.get(label, [])
+        index = bisect.bisect_left(found, begin.end())
+        if index == len(found):  # no END for this BEGIN: look for the next BEGIN
+            pos = begin.start() + 1
+            continue
+        end = found[index]
+        yield label, begin.end(), end
+        pos = end + _END_PREFIX + len(label) + _DASHES
 
 
 def _decode_pem_body(body: bytes, strict: bool = True) -> bytes | None:
@@ -136,8 +168,8 @@ def iter_pem(data: bytes, *, strict: bool = True) -> Iterator[tuple[bytes, bytes
 
     ``strict`` refuses headers and anything but base64 and whitespace in a block.
     """
-    for match in _PEM_BLOCK.finditer(data):
-        yield match.group(1), _decode_pem_body(match.group(2), strict)
+    for label, start, end in _pem_spans(data):
+        yield label, _decode_pem_body(data[start:end], strict)
 
 
 def pem_blocks(data: bytes, label: bytes) -> list[bytes]:

@@ -1,55 +1,30 @@
 """Host-key document verification (chain of trust, CRLs), as strict as s390-tools.
 
-Entry points: :func:`load_trust_inputs` (files), :func:`establish_trust`
-(signing key + chain, once), :meth:`HostKeyVerifier.verify` (each document).
-Downloads only through a :class:`CrlFetcher`; everything else is pure.
+The entry points are :func:`verify_host_key_documents` (the verified host keys, or the
+first failure) and :func:`check_host_key_documents` (a verdict per document).  CRLs
+are downloaded only through a :class:`CrlFetcher` (subclass it and implement
+:meth:`CrlFetcher.transfer` to bring your own), within :class:`FetchLimits`.
+Lower-level pieces live in the submodules (``verifier``, ``sources``, ``fetch``).
 This package is imported only when verification is requested.
 """
 
 from __future__ import annotations
 
-from ._chain import AnchorList, ChainFailure, TrustAnchors, validate_chain
-from ._crl import CrlPool
-from ._errors import TrustError
-from ._load import parse_certificates, parse_crls, parse_pem
-from ._names import is_ibm_signing_subject, signing_key_crl_issuers, subject_hash
-from ._x509 import SourcedCert, SourcedCrl, distribution_points
-from .fetch import CrlFetcher, FetchError, HttpCrlFetcher, OfflineFetcher
-from .sources import load_crl_file, load_root_ca, load_trust_inputs
-from .verifier import (
-    CrlDownloads,
-    HostKeyVerifier,
-    TrustInputs,
-    establish_trust,
-    select_signing_key,
-)
+from ..errors import FetchError
+from ._errors import Check, Term, TrustError
+from .api import DocumentResult, check_host_key_documents, verify_host_key_documents
+from .fetch import CrlFetcher, FetchLimits, HttpCrlFetcher, Transfer
 
 __all__ = [
-    "AnchorList",
-    "ChainFailure",
-    "CrlDownloads",
+    "Check",
     "CrlFetcher",
-    "CrlPool",
+    "DocumentResult",
     "FetchError",
-    "HostKeyVerifier",
+    "FetchLimits",
     "HttpCrlFetcher",
-    "OfflineFetcher",
-    "SourcedCert",
-    "SourcedCrl",
-    "TrustAnchors",
+    "Term",
+    "Transfer",
     "TrustError",
-    "TrustInputs",
-    "distribution_points",
-    "establish_trust",
-    "is_ibm_signing_subject",
-    "load_crl_file",
-    "load_root_ca",
-    "load_trust_inputs",
-    "parse_certificates",
-    "parse_crls",
-    "parse_pem",
-    "select_signing_key",
-    "signing_key_crl_issuers",
-    "subject_hash",
-    "validate_chain",
+    "check_host_key_documents",
+    "verify_host_key_documents",
 ]

@@ -12,12 +12,14 @@ Pure functions: trusted certificates come through :class:`TrustAnchors`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from cryptography import x509
 
-from ._crl import UNABLE_TO_GET_CRL, CrlPool, chain_crl_problem, revocation_of
+from ..errors import VerificationError
+from ._constraints import ConstraintViolation, check_name_constraints, check_policies
+from ._crl import UNABLE_TO_GET_CRL, CrlPool, chain_crl_problem, merge_crls, revocation_of
 from ._names import canonical_name, describe_name, names_equal
 from ._x509 import (
     MIN_SECURITY_BITS,
@@ -80,25 +82,32 @@ class AnchorList:
 
     def __init__(self, certs: Sequence[SourcedCert], crls: Sequence[SourcedCrl] = (),
                  description: str = "the given root CA") -> None:
+        """``description`` names the anchors in messages."""
         self.description = description
         self._certs = list(certs)
         self._crls = CrlPool(crls)
 
     def issuers(self, name: x509.Name) -> Sequence[SourcedCert]:
+        """The root certificates whose subject is ``name``."""
         key = canonical_name(name)
         return [c for c in self._certs if canonical_name(c.cert.subject) == key]
 
     def crls(self, issuer: x509.Name) -> Sequence[SourcedCrl]:
+        """CRLs that came with the roots, issued by ``issuer``."""
         return self._crls.by_issuer(issuer)
 
 
-class ChainFailure(Exception):
-    """The signing-key certificate did not verify; ``level`` is the failing depth."""
+class ChainFailure(VerificationError):
+    """The signing-key certificate did not verify; ``level`` is the failing depth.
+
+    Internal to the trust package (turned into a :class:`TrustError` with a hint);
+    a :class:`~secexkit.errors.VerificationError` so that nothing escapes the hierarchy.
+    """
 
     def __init__(self, level: int, code: int | None, reason: str, kind: str, cert: SourcedCert,  # noqa: PLR0917
                  chain: list[SourcedCert] | None = None, crl_issuer: SourcedCert | None = None,
                  details: list[str] | None = None) -> None:
-        super().__init__(level, reason)
+        super().__init__(f"level {level}: {reason}")
         self.level = level
         self.code = code
         self.reason = reason
@@ -106,10 +115,7 @@ class ChainFailure(Exception):
         self.cert = cert
         self.chain = list(chain or [])
         self.crl_issuer = crl_issuer
-        self.details = list(details or [])
-
-    def __str__(self) -> str:
-        return f"level {self.level}: {self.reason}"
+        self.details = tuple(details or ())
 
 
 def _is_trusted(cert: x509.Certificate, anchors: TrustAnchors) -> bool:
@@ -303,10 +309,8 @@ def _check_revocation(chain: list[SourcedCert], crls: CrlPool, anchors: TrustAnc
                       now: dt.datetime) -> None:
     for level, link in enumerate(chain):
         issuer = chain[level + 1] if level + 1 < len(chain) else link
-        candidates = crls.by_issuer(link.cert.issuer)
-        for extra in anchors.crls(link.cert.issuer):
-            if all(extra.crl != c.crl for c in candidates):
-                candidates.append(extra)
+        candidates = merge_crls(crls.by_issuer(link.cert.issuer),
+                                anchors.crls(link.cert.issuer))
         valid: list[SourcedCrl] = []
         problems: list[tuple[int, str, SourcedCrl]] = []
         for crl in candidates:
@@ -359,11 +363,29 @@ def _check_signatures_and_times(chain: list[SourcedCert], now: dt.datetime) -> N
                                f"{link.label} expired on {fmt_time(end)}", "expired", link, chain)
 
 
-def validate_chain(leaf: SourcedCert, untrusted: Sequence[SourcedCert], anchors: TrustAnchors,
-                   crls: CrlPool, now: dt.datetime) -> list[SourcedCert]:
-    """The validated chain (leaf ... anchor) or :class:`ChainFailure`; ``now`` must be aware."""
+def _check_constraints(chain: list[SourcedCert], check: Callable[[list[SourcedCert]], None],
+                       ) -> None:
+    try:
+        check(chain)
+    except ConstraintViolation as violation:
+        link = chain[violation.level]
+        raise ChainFailure(violation.level, violation.code, violation.reason, "constraints",
+                           link, chain) from None
+    except ValueError as exc:
+        raise ChainFailure(0, UNHANDLED_CRITICAL_EXTENSION,
+                           f"a certificate of the chain has malformed extensions ({exc})",
+                           "profile", chain[0], chain) from None
+
+
+def check_chain(chain: list[SourcedCert], anchors: TrustAnchors, crls: CrlPool,
+                now: dt.datetime) -> list[SourcedCert]:
+    """Validate a chain from :func:`build_chain` (pure: the CRLs are all in ``crls``).
+
+    OpenSSL's order: extensions, security level, revocation, signatures and times,
+    name constraints, policies.  Raises :class:`ChainFailure`.
+    """
     now = aware_utc(now)
-    chain = build_chain(leaf, untrusted, anchors, now)
+    leaf = chain[0]
     if len(chain) < 2:
         raise ChainFailure(0, APPLICATION_VERIFICATION,
                            f"{leaf.label} is itself a trusted root; a chain of at least "
@@ -372,7 +394,17 @@ def validate_chain(leaf: SourcedCert, untrusted: Sequence[SourcedCert], anchors:
     _check_security(chain)
     _check_revocation(chain, crls, anchors, now)
     _check_signatures_and_times(chain, now)
+    _check_constraints(chain, check_name_constraints)
+    _check_constraints(chain, check_policies)
     return chain
 
 
-__all__ = ["AnchorList", "ChainFailure", "TrustAnchors", "build_chain", "skid", "validate_chain"]
+def validate_chain(leaf: SourcedCert, untrusted: Sequence[SourcedCert], anchors: TrustAnchors,
+                   crls: CrlPool, now: dt.datetime) -> list[SourcedCert]:
+    """The validated chain (leaf ... anchor) or :class:`ChainFailure`; ``now`` must be aware."""
+    now = aware_utc(now)
+    return check_chain(build_chain(leaf, untrusted, anchors, now), anchors, crls, now)
+
+
+__all__ = ["AnchorList", "ChainFailure", "TrustAnchors", "build_chain", "check_chain", "skid",
+           "validate_chain"]

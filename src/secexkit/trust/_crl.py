@@ -42,17 +42,21 @@ class CrlPool:
     def __init__(self, crls: Iterable[SourcedCrl] = ()) -> None:
         self._all: list[SourcedCrl] = []
         self._by_issuer: dict[CanonicalName, list[SourcedCrl]] = {}
+        self._seen: set[bytes] = set()  # DER of every CRL: duplicates found in O(1)
         for crl in crls:
             self.add(crl)
 
     def add(self, crl: SourcedCrl) -> None:
-        for known in self._by_issuer.get(canonical_name(crl.crl.issuer), ()):
-            if known.crl == crl.crl:
-                return
+        """Add ``crl`` unless the same CRL (same DER) is already known."""
+        key = crl.der
+        if key in self._seen:
+            return
+        self._seen.add(key)
         self._all.append(crl)
         self._by_issuer.setdefault(canonical_name(crl.crl.issuer), []).append(crl)
 
     def by_issuer(self, name: x509.Name) -> list[SourcedCrl]:
+        """The CRLs whose issuer is ``name`` (canonical comparison), in the order added."""
         return list(self._by_issuer.get(canonical_name(name), ()))
 
     def __iter__(self) -> Iterator[SourcedCrl]:
@@ -60,6 +64,17 @@ class CrlPool:
 
     def __len__(self) -> int:
         return len(self._all)
+
+
+def merge_crls(first: Sequence[SourcedCrl], extra: Sequence[SourcedCrl]) -> list[SourcedCrl]:
+    """``first`` followed by the CRLs of ``extra`` not in it (linear, by DER)."""
+    seen = {crl.der for crl in first}
+    merged = list(first)
+    for crl in extra:
+        if crl.der not in seen:
+            seen.add(crl.der)
+            merged.append(crl)
+    return merged
 
 
 def entries_problem(crl: x509.CertificateRevocationList) -> str | None:

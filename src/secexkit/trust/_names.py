@@ -12,6 +12,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 
+from ._text import printable
+
 # A canonical name: RDNs in order, each a tuple of (dotted OID, canonical value bytes).
 CanonicalName = tuple[tuple[tuple[str, bytes], ...], ...]
 
@@ -59,13 +61,14 @@ def names_equal(left: x509.Name, right: x509.Name) -> bool:
 
 
 def describe_name(name: x509.Name) -> str:
-    """A short human label: OU (or CN, or the full RFC 4514 string)."""
+    """A short human label: OU (or CN, or the full RFC 4514 string); control characters
+    escaped, so that a name from a certificate or CRL cannot drive the terminal."""
     for oid in (NameOID.ORGANIZATIONAL_UNIT_NAME, NameOID.COMMON_NAME):
         attrs = name.get_attributes_for_oid(oid)
         if attrs:
             value = attrs[0].value
-            return value if isinstance(value, str) else value.hex()
-    return name.rfc4514_string() or "<empty name>"
+            return printable(value) if isinstance(value, str) else value.hex()
+    return printable(name.rfc4514_string()) or "<empty name>"
 
 
 def _first(name: x509.Name, oid: x509.ObjectIdentifier) -> str | bytes | None:

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, p
 from ..crypto.der import CONTEXT_0, INTEGER, read_tlv
 from ..errors import FormatError
 from ._names import describe_name, names_equal
+from ._text import printable
 
 MIN_SECURITY_BITS = 112  # OpenSSL security (auth) level 2, as the reference
 
@@ -33,21 +34,31 @@ class SourcedCert:
 
     @property
     def label(self) -> str:
-        return f"'{describe_name(self.cert.subject)}' ({self.source})"
+        """``'subject' (source)``, safe to print."""
+        return f"'{describe_name(self.cert.subject)}' ({printable(self.source)})"
 
 
 class SourcedCrl:
     """A CRL and where it came from."""
 
-    __slots__ = ("crl", "source")
+    __slots__ = ("_der", "crl", "source")
 
     def __init__(self, crl: x509.CertificateRevocationList, source: str) -> None:
         self.crl = crl
         self.source = source
+        self._der: bytes | None = None
+
+    @property
+    def der(self) -> bytes:
+        """The CRL's DER encoding (computed once)."""
+        if self._der is None:
+            self._der = self.crl.public_bytes(serialization.Encoding.DER)
+        return self._der
 
     @property
     def label(self) -> str:
-        return f"CRL of '{describe_name(self.crl.issuer)}' ({self.source})"
+        """``CRL of 'issuer' (source)``, safe to print."""
+        return f"CRL of '{describe_name(self.crl.issuer)}' ({printable(self.source)})"
 
 
 def extensions_of(obj: x509.Certificate | x509.CertificateRevocationList) -> x509.Extensions:
@@ -74,7 +85,7 @@ def extension(obj: x509.Certificate | x509.CertificateRevocationList,
 # fails closed, as OpenSSL does (X509_V_ERR_UNHANDLED_CRITICAL_EXTENSION).
 _CERT_CRITICAL_OK: tuple[type[x509.ExtensionType], ...] = (
     x509.BasicConstraints, x509.KeyUsage, x509.ExtendedKeyUsage, x509.SubjectAlternativeName,
-    x509.CertificatePolicies,
+    x509.CertificatePolicies, x509.NameConstraints, x509.PolicyConstraints, x509.InhibitAnyPolicy,
 )
 # A CRL may carry these critical (OpenSSL's crl_cb); the scope ones are evaluated by _crl.
 _CRL_CRITICAL_OK: tuple[type[x509.ExtensionType], ...] = (
@@ -84,12 +95,21 @@ _CRL_CRITICAL_OK: tuple[type[x509.ExtensionType], ...] = (
 _ENTRY_CRITICAL_OK: tuple[type[x509.ExtensionType], ...] = (x509.CertificateIssuer,)
 
 
+def _evaluated(value: x509.ExtensionType) -> bool:
+    """Name constraints are evaluated for directoryName subtrees only."""
+    if isinstance(value, x509.NameConstraints):
+        trees = [*(value.permitted_subtrees or ()), *(value.excluded_subtrees or ())]
+        return all(isinstance(tree, x509.DirectoryName) for tree in trees)
+    return True
+
+
 def unhandled_critical(obj: x509.Certificate | x509.CertificateRevocationList) -> list[str]:
     """Dotted OIDs of critical extensions that we do not evaluate (for a CRL: also those
     of its revocation entries)."""
     if isinstance(obj, x509.Certificate):
         return [ext.oid.dotted_string for ext in extensions_of(obj)
-                if ext.critical and not isinstance(ext.value, _CERT_CRITICAL_OK)]
+                if ext.critical and not (isinstance(ext.value, _CERT_CRITICAL_OK)
+                                         and _evaluated(ext.value))]
     found = [ext.oid.dotted_string for ext in extensions_of(obj)
              if ext.critical and not isinstance(ext.value, _CRL_CRITICAL_OK)]
     try:

@@ -18,6 +18,7 @@ from cryptography import x509
 
 from ..crypto.der import certificate_subject, iter_pem
 from ..errors import FormatError
+from ..fileio import MAX_SYSTEM_BUNDLE, read_input
 from ._crl import CrlPool
 from ._load import CERT_LABELS, CRL_LABELS, parse_certificates, parse_pem
 from ._names import CanonicalName, canonical_name, subject_hash
@@ -26,6 +27,21 @@ from ._x509 import SourcedCert, SourcedCrl
 log = logging.getLogger(__name__)
 
 MAX_HASH_COLLISIONS = 100
+
+
+def _read_store_file(path: str, what: str) -> bytes | None:
+    """A trust-store file, whole and bounded (``MAX_SYSTEM_BUNDLE``); None if it does not
+    exist or cannot be examined (as OpenSSL, a missing default store is not an error).
+
+    A device, a FIFO that never ends or a file larger than the limit is an
+    :class:`~secexkit.errors.InputError`.
+    """
+    try:
+        os.stat(path)
+    except OSError as exc:
+        log.debug("Cannot read %s %s: %s", what, path, exc)
+        return None
+    return read_input(path, what, MAX_SYSTEM_BUNDLE)
 
 
 class SystemTrustStore:
@@ -42,12 +58,8 @@ class SystemTrustStore:
         #: CA-file certificates not parsed yet, by raw DER subject
         self._unparsed: dict[bytes, list[bytes]] = {}
         if cafile:
-            try:
-                with open(cafile, "rb") as stream:
-                    data = stream.read()
-            except OSError as exc:
-                log.debug("Cannot read CA file %s: %s", cafile, exc)
-            else:
+            data = _read_store_file(cafile, "system CA file")
+            if data is not None:
                 self._index_cafile(data)
 
     def _index_cafile(self, data: bytes) -> None:
@@ -105,10 +117,8 @@ class SystemTrustStore:
             for prefix, is_crl in ((f"{value:08x}.", False), (f"{value:08x}.r", True)):
                 for index in range(MAX_HASH_COLLISIONS):
                     path = os.path.join(directory, f"{prefix}{index}")
-                    try:
-                        with open(path, "rb") as stream:
-                            data = stream.read()
-                    except OSError:
+                    data = _read_store_file(path, "system CA directory file")
+                    if data is None:
                         break
                     found = parse_pem(data)
                     if is_crl:
