@@ -110,7 +110,7 @@ def test_formats_imports_nothing_of_ours_but_errors() -> None:
     ("def f():\n    from ..cli import pvsecret\n", "secexkit.formats.image"),
     ("import secexkit.uv.device\n", "secexkit.trust.verifier"),
     ("from secexkit import image\n", "secexkit.addsecret.request"),  # siblings are independent
-])
+], ids=["formats-to-trust", "lazy-relative-formats-to-cli", "trust-to-uv", "addsecret-to-image"])
 def test_the_layer_check_can_fail(source: str, module: str) -> None:
     assert layer_violations(source, module)
 
@@ -150,7 +150,7 @@ def test_no_test_module_imports_another() -> None:
     "from .test_crls import setup\n",
     "from tests.trust import test_crls\n",
     "import tests.conftest\n",
-])
+], ids=["absolute", "relative", "module-from-package", "conftest"])
 def test_the_test_import_check_can_fail(source: str) -> None:
     assert imports_of_test_modules(source, "tests.trust.test_x")
 
@@ -214,7 +214,7 @@ def test_no_work_at_import_time() -> None:
     "PKI = pki.build_pki()\n",
     "DATA = Path('x').read_bytes()\n",
     "def test_y(key=ec.generate_private_key(ec.SECP256R1())): ...\n",
-])
+], ids=["module-level-key", "parametrize-list", "module-level-pki", "module-level-read", "default-value"])
 def test_the_import_time_check_can_fail(source: str) -> None:
     assert import_time_work(source)
 
