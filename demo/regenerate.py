@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from tests import pki  # noqa: E402
+from tests.support import pki  # noqa: E402
 
 from secexkit.hostkeys import HostKey  # noqa: E402
 from secexkit.image.header import (  # noqa: E402

@@ -345,15 +345,18 @@ def test_certificate_loading(vectors: Path, tmp_path: Path) -> None:
         load_verification_certificate(b"garbage", "c")
 
 
+@pytest.fixture(scope="module")
+def fuzz_key() -> ec.EllipticCurvePublicKey:
+    """A P-521 verification key for the fuzzing examples (generated once, not at import)."""
+    return ec.generate_private_key(ec.SECP521R1()).public_key()
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=1400))
-def test_fuzz_verify_raises_only_our_errors(data: bytes) -> None:
+def test_fuzz_verify_raises_only_our_errors(fuzz_key: ec.EllipticCurvePublicKey, data: bytes) -> None:
     for candidate in (data, b"asrcbM\x00" + bytes([data[0] % 5 if data else 2]) + data):
         with contextlib.suppress(SecexError):
-            verify_request_user_data(candidate, _FUZZ_KEY)
-
-
-_FUZZ_KEY = ec.generate_private_key(ec.SECP521R1()).public_key()
+            verify_request_user_data(candidate, fuzz_key)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -16,11 +16,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from secexkit.addsecret.request import FLAG_DISABLE_DUMP, open_request
 from secexkit.cli.pvsecret import main
 from secexkit.formats.request import SecretType
-from tests import pki
-from tests.pki import CertSpec, host_spec
-from tests.trust.test_crl_download import Server, _body, no_proxy_environment, server
+from tests.support import pki
+from tests.support.http_server import Server, respond
+from tests.support.pki import CertSpec, host_spec
 
-__all__ = ["no_proxy_environment", "server"]  # fixtures shared with the download tests
+pytestmark = pytest.mark.usefixtures("no_proxy_environment")
 
 DOCUMENTED = {
     "meta": "pvsecret create meta -k z16.crt --hdr se.hdr -o addNoDumpReq "
@@ -45,7 +45,7 @@ def documented_files(server: Server, tmp_path: Path, vectors: Path,
     host = pki.issue(signing, pki.HOST_SUBJECT,
                      host_spec(dist_points=[f"{base}/doc/ibm.crl"]), key=host_key)
     for name, issuer in (("root", root), ("inter", inter), ("ibm", signing)):
-        server.routes[f"/doc/{name}.crl"] = _body(pki.der(pki.make_crl(issuer)))
+        server.routes[f"/doc/{name}.crl"] = respond(pki.der(pki.make_crl(issuer)))
     pki.write(tmp_path / "z16.crt", host)
     pki.write(tmp_path / "DigiCertCA.crt", inter)
     pki.write(tmp_path / "ibm-sign.crt", signing)

@@ -13,14 +13,14 @@ from hypothesis import strategies as st
 
 from secexkit.cli.pvimg import genprotimg_main, main
 from secexkit.errors import InputError, UsageError
-from tests.image_support import (
+from tests.support.images import (
     decrypt_header,
     header_fields,
     make_kernel,
     make_loaders,
     read_image,
 )
-from tests.keys import write_host_key_document
+from tests.support.keys import write_host_key_document
 
 
 @pytest.fixture

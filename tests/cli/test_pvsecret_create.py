@@ -19,7 +19,7 @@ from secexkit.cli.pvsecret import main
 from secexkit.formats.request import SecretType, parse_request
 from secexkit.formats.se_header import SeHeader, parse_se_header
 from secexkit.secret import SecretBytes
-from tests.keys import write_host_key_document
+from tests.support.keys import write_host_key_document
 
 
 @pytest.fixture(scope="session")

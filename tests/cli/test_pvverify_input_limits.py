@@ -15,23 +15,18 @@ import pytest
 
 from secexkit.cli import pvverify
 from secexkit.trust._names import subject_hash
-from tests import pki
+from tests.support import pki
 
 REFUSALS = ("larger than", "not a regular file", "is a directory")
 
 
-@pytest.fixture(scope="module")
-def p() -> pki.PkiSet:
-    return pki.build_pki()
-
-
 @pytest.fixture
-def files(tmp_path: Path, p: pki.PkiSet) -> Path:
-    pki.write(tmp_path / "host.crt", p.host)
-    pki.write(tmp_path / "signing.crt", p.signing)
-    pki.write(tmp_path / "inter.crt", p.inter)
-    pki.write(tmp_path / "root.crt", p.root)
-    pki.write(tmp_path / "crls.pem", p.root_crl, p.inter_crl, p.signing_crl)
+def files(tmp_path: Path, pki_set: pki.PkiSet) -> Path:
+    pki.write(tmp_path / "host.crt", pki_set.host)
+    pki.write(tmp_path / "signing.crt", pki_set.signing)
+    pki.write(tmp_path / "inter.crt", pki_set.inter)
+    pki.write(tmp_path / "root.crt", pki_set.root)
+    pki.write(tmp_path / "crls.pem", pki_set.root_crl, pki_set.inter_crl, pki_set.signing_crl)
     return tmp_path
 
 
@@ -122,13 +117,13 @@ def test_documents_are_bounded(files: Path, capsys: pytest.CaptureFixture[str], 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("where", ["SSL_CERT_FILE", "SSL_CERT_DIR"])
 def test_system_store_files_are_bounded(files: Path, capsys: pytest.CaptureFixture[str],
-                                        monkeypatch: pytest.MonkeyPatch, p: pki.PkiSet,
+                                        monkeypatch: pytest.MonkeyPatch, pki_set: pki.PkiSet,
                                         kind: str, where: str) -> None:
     store = files / "store"
     store.mkdir()
     empty = files / "empty.pem"
     empty.write_bytes(b"")
-    name = f"{subject_hash(p.root.cert.subject):08x}.0" if where == "SSL_CERT_DIR" else "bundle"
+    name = f"{subject_hash(pki_set.root.cert.subject):08x}.0" if where == "SSL_CERT_DIR" else "bundle"
     with endless(kind, store / name) as path:
         monkeypatch.setenv("SSL_CERT_FILE", path if where == "SSL_CERT_FILE" else str(empty))
         monkeypatch.setenv("SSL_CERT_DIR", str(store))

@@ -19,7 +19,7 @@ from secexkit.image.bootloader import ENVIRONMENT_VARIABLE, find_boot_loaders
 from secexkit.image.builder import ImageInputs, ImageOptions, create_image, plan_layout
 from secexkit.image.components import ComponentKind, new_tweak_base
 from secexkit.secret import SecretBytes
-from tests.image_support import (
+from tests.support.images import (
     PAGE,
     STAGE3A_SIZE,
     decrypt_header,
@@ -31,7 +31,7 @@ from tests.image_support import (
     read_image,
     recompute_digests,
 )
-from tests.keys import write_host_key_document
+from tests.support.keys import write_host_key_document
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, TypeVar
 
 import pytest
@@ -22,104 +22,14 @@ from secexkit.trust._chain import AnchorList
 from secexkit.trust._load import parse_crls
 from secexkit.trust._x509 import SourcedCert
 from secexkit.trust.verifier import CrlDownloads, TrustInputs, establish_trust
-from tests import pki
-from tests.pki import NOW, CertSpec, Entity, host_spec
+from tests.support import pki
+from tests.support.http_server import QuietServer, Server, respond
+from tests.support.pki import NOW, CertSpec, Entity, host_spec
 
 BOUND = 15.0  # seconds: generous upper bound for "ends within a bounded time"
 TIMEOUT = 0.5  # the fetcher's deadline in these tests
 
-
-@dataclass
-class Server:
-    base: str
-    routes: dict[str, Callable[[BaseHTTPRequestHandler], None]]
-    stop: threading.Event
-    hits: list[str]
-
-
-def _body(data: bytes, status: int = 200, content_type: str = "application/pkix-crl",
-          ) -> Callable[[BaseHTTPRequestHandler], None]:
-    def handle(h: BaseHTTPRequestHandler) -> None:
-        h.send_response(status)
-        h.send_header("Content-Type", content_type)
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        h.wfile.write(data)
-    return handle
-
-
-class QuietServer(ThreadingHTTPServer):
-    """Clients that give up (timeouts, refused TLS) reset connections: not worth a trace."""
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Server]:
-    routes: dict[str, Callable[[BaseHTTPRequestHandler], None]] = {}
-    stop = threading.Event()
-    hits: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            hits.append(self.path)
-            route = routes.get(self.path)
-            if route is None:
-                _body(b"not found", 404, "text/plain")(self)
-            else:
-                route(self)
-
-        def do_CONNECT(self) -> None:  # a tunnelling proxy to 127.0.0.1:<port>, any host name
-            import select
-
-            hits.append(f"CONNECT {self.path}")
-            port = int(self.path.rsplit(":", 1)[1])
-            try:
-                upstream = socket.create_connection(("127.0.0.1", port), timeout=BOUND)
-            except OSError:
-                self.send_error(502)
-                return
-            self.send_response(200, "Connection established")
-            self.end_headers()
-            ends = [self.connection, upstream]
-            with upstream:
-                while not stop.is_set():
-                    ready, _, _ = select.select(ends, [], [], 0.2)
-                    for end in ready:
-                        data = end.recv(65536)
-                        if not data:
-                            return
-                        (upstream if end is self.connection else self.connection).sendall(data)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    httpd = QuietServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Server(f"http://127.0.0.1:{httpd.server_address[1]}", routes, stop, hits)
-    finally:
-        stop.set()
-        httpd.shutdown()
-        httpd.server_close()
-
-
-@pytest.fixture(autouse=True)
-def no_proxy_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests talk to 127.0.0.1 directly unless they set a proxy themselves."""
-    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.upper(), raising=False)
-
-
-@pytest.fixture(scope="module")
-def p() -> pki.PkiSet:
-    return pki.build_pki()
+pytestmark = pytest.mark.usefixtures("no_proxy_environment")
 
 
 T = TypeVar("T")
@@ -156,18 +66,18 @@ def fetch_bounded(fetcher: HttpCrlFetcher, url: str) -> bytes | FetchError:
     return bounded(work, f"download of {url}")
 
 
-def test_good_crl_der_and_pem(server: Server, p: pki.PkiSet) -> None:
-    server.routes["/good.crl"] = _body(pki.der(p.signing_crl))
-    server.routes["/good.pem"] = _body(pki.pem(p.signing_crl, p.inter_crl))
+def test_good_crl_der_and_pem(server: Server, pki_set: pki.PkiSet) -> None:
+    server.routes["/good.crl"] = respond(pki.der(pki_set.signing_crl))
+    server.routes["/good.pem"] = respond(pki.pem(pki_set.signing_crl, pki_set.inter_crl))
     fetcher = HttpCrlFetcher(timeout=5)
     body = fetch_bounded(fetcher, server.base + "/good.crl")
-    assert isinstance(body, bytes) and parse_crls(body) == [p.signing_crl]
+    assert isinstance(body, bytes) and parse_crls(body) == [pki_set.signing_crl]
     body = fetch_bounded(fetcher, server.base + "/good.pem")
-    assert isinstance(body, bytes) and parse_crls(body) == [p.signing_crl, p.inter_crl]
+    assert isinstance(body, bytes) and parse_crls(body) == [pki_set.signing_crl, pki_set.inter_crl]
 
 
-def test_redirect_is_followed(server: Server, p: pki.PkiSet) -> None:
-    server.routes["/good.crl"] = _body(pki.der(p.signing_crl))
+def test_redirect_is_followed(server: Server, pki_set: pki.PkiSet) -> None:
+    server.routes["/good.crl"] = respond(pki.der(pki_set.signing_crl))
 
     def redirect(h: BaseHTTPRequestHandler) -> None:
         h.send_response(302)
@@ -176,7 +86,7 @@ def test_redirect_is_followed(server: Server, p: pki.PkiSet) -> None:
         h.end_headers()
 
     server.routes["/moved"] = redirect
-    assert fetch_bounded(HttpCrlFetcher(timeout=5), server.base + "/moved") == pki.der(p.signing_crl)
+    assert fetch_bounded(HttpCrlFetcher(timeout=5), server.base + "/moved") == pki.der(pki_set.signing_crl)
 
 
 def test_404(server: Server) -> None:
@@ -215,7 +125,7 @@ def test_dripping_server_hits_the_total_deadline(server: Server) -> None:
 
 def test_oversized_response(server: Server) -> None:
     big = b"0" * 5000
-    server.routes["/big"] = _body(big)
+    server.routes["/big"] = respond(big)
 
     def close_delimited(h: BaseHTTPRequestHandler) -> None:  # no Content-Length
         h.send_response(200)
@@ -243,38 +153,38 @@ def _with_dps(issuer: Entity, entity: Entity, uris: list[str]) -> x509.Certifica
     return pki.make_cert(entity.cert.subject, entity.key.public_key(), issuer, spec)
 
 
-def test_garbage_first_then_good(server: Server, p: pki.PkiSet) -> None:
-    server.routes["/garbage.crl"] = _body(b"this is not a CRL")
-    server.routes["/empty.crl"] = _body(b"-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")
-    server.routes["/good.crl"] = _body(pki.der(p.signing_crl))
+def test_garbage_first_then_good(server: Server, pki_set: pki.PkiSet) -> None:
+    server.routes["/garbage.crl"] = respond(b"this is not a CRL")
+    server.routes["/empty.crl"] = respond(b"-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")
+    server.routes["/good.crl"] = respond(pki.der(pki_set.signing_crl))
     uris = [server.base + u for u in ("/missing.crl", "/garbage.crl", "/empty.crl", "/good.crl")]
-    cert = _with_dps(p.signing, p.host, uris)
+    cert = _with_dps(pki_set.signing, pki_set.host, uris)
     downloads = CrlDownloads(HttpCrlFetcher(timeout=5))
     found = bounded(lambda: downloads.first_for(cert))
-    assert [c.crl for c in found] == [p.signing_crl] and found[0].source == uris[3]
+    assert [c.crl for c in found] == [pki_set.signing_crl] and found[0].source == uris[3]
     assert set(downloads.failures) == set(uris[:3])
     assert "404" in downloads.failures[uris[0]]
     assert "not a CRL" in downloads.failures[uris[1]] or "no CRL" in downloads.failures[uris[1]]
 
 
-def test_online_verification_end_to_end(server: Server, p: pki.PkiSet) -> None:
+def test_online_verification_end_to_end(server: Server, pki_set: pki.PkiSet) -> None:
     base = server.base
     server.routes.update({
-        "/root.crl": _body(pki.der(p.root_crl)),
-        "/inter.crl": _body(pki.pem(p.inter_crl)),
-        "/ibm.crl": _body(pki.der(p.signing_crl)),
-        "/garbage.crl": _body(b"garbage"),
+        "/root.crl": respond(pki.der(pki_set.root_crl)),
+        "/inter.crl": respond(pki.pem(pki_set.inter_crl)),
+        "/ibm.crl": respond(pki.der(pki_set.signing_crl)),
+        "/garbage.crl": respond(b"garbage"),
     })
-    inter = Entity(_with_dps(p.root, p.inter, [base + "/garbage.crl", base + "/root.crl"]),
-                   p.inter.key)
-    signing = Entity(_with_dps(inter, p.signing, [base + "/inter.crl"]), p.signing.key)
+    inter = Entity(_with_dps(pki_set.root, pki_set.inter, [base + "/garbage.crl", base + "/root.crl"]),
+                   pki_set.inter.key)
+    signing = Entity(_with_dps(inter, pki_set.signing, [base + "/inter.crl"]), pki_set.signing.key)
     host = pki.issue(signing, pki.HOST_SUBJECT, host_spec(dist_points=[base + "/ibm.crl"]),
-                     key=p.host_key)
+                     key=pki_set.host_key)
     host_404 = pki.issue(signing, pki.HOST_SUBJECT, host_spec(dist_points=[base + "/gone.crl"]),
-                         key=p.host_key)
+                         key=pki_set.host_key)
     inputs = TrustInputs([SourcedCert(signing.cert, "signing.crt"),
                           SourcedCert(inter.cert, "inter.crt")], [],
-                         AnchorList([SourcedCert(p.root.cert, "root.crt")]))
+                         AnchorList([SourcedCert(pki_set.root.cert, "root.crt")]))
     v = bounded(lambda: establish_trust(inputs, fetcher=HttpCrlFetcher(timeout=5), now=NOW))
     bounded(lambda: v.verify(host.cert, "host.crt"))
     with pytest.raises(TrustError) as info:
@@ -288,14 +198,14 @@ def test_online_verification_end_to_end(server: Server, p: pki.PkiSet) -> None:
     assert (info.value.level, info.value.code) == (0, 3)
 
 
-def test_chain_download_failure_names_the_url(server: Server, p: pki.PkiSet) -> None:
+def test_chain_download_failure_names_the_url(server: Server, pki_set: pki.PkiSet) -> None:
     base = server.base
-    server.routes["/root.crl"] = _body(pki.der(p.root_crl))
-    inter = Entity(_with_dps(p.root, p.inter, [base + "/root.crl"]), p.inter.key)
-    signing = Entity(_with_dps(inter, p.signing, [base + "/nothing-here.crl"]), p.signing.key)
+    server.routes["/root.crl"] = respond(pki.der(pki_set.root_crl))
+    inter = Entity(_with_dps(pki_set.root, pki_set.inter, [base + "/root.crl"]), pki_set.inter.key)
+    signing = Entity(_with_dps(inter, pki_set.signing, [base + "/nothing-here.crl"]), pki_set.signing.key)
     inputs = TrustInputs([SourcedCert(signing.cert, "signing.crt"),
                           SourcedCert(inter.cert, "inter.crt")], [],
-                         AnchorList([SourcedCert(p.root.cert, "root.crt")]))
+                         AnchorList([SourcedCert(pki_set.root.cert, "root.crt")]))
     with pytest.raises(TrustError) as info:
         bounded(lambda: establish_trust(inputs, fetcher=HttpCrlFetcher(timeout=5), now=NOW))
     err = info.value
@@ -346,12 +256,12 @@ def _resolver(mapping: dict[str, str], calls: list[str] | None = None,
     return resolve
 
 
-def test_host_names_go_through_the_resolver(server: Server, p: pki.PkiSet) -> None:
-    server.routes["/named.crl"] = _body(pki.der(p.signing_crl))
+def test_host_names_go_through_the_resolver(server: Server, pki_set: pki.PkiSet) -> None:
+    server.routes["/named.crl"] = respond(pki.der(pki_set.signing_crl))
     port = server.base.rsplit(":", 1)[1]
     calls: list[str] = []
     fetcher = HttpCrlFetcher(timeout=5, resolve=_resolver({"crl.example.test": "127.0.0.1"}, calls))
-    assert fetch_bounded(fetcher, f"http://crl.example.test:{port}/named.crl") == pki.der(p.signing_crl)
+    assert fetch_bounded(fetcher, f"http://crl.example.test:{port}/named.crl") == pki.der(pki_set.signing_crl)
     assert calls == ["crl.example.test"]
     result = fetch_bounded(fetcher, f"http://unknown.example.test:{port}/named.crl")
     assert isinstance(result, FetchError)
@@ -409,7 +319,7 @@ class TlsServer:
 
 
 @pytest.fixture(scope="module")
-def tls_server(tmp_path_factory: pytest.TempPathFactory, p: pki.PkiSet) -> Iterator[TlsServer]:
+def tls_server(tmp_path_factory: pytest.TempPathFactory, pki_set: pki.PkiSet) -> Iterator[TlsServer]:
     import ipaddress
     import ssl
 
@@ -427,13 +337,13 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory, p: pki.PkiSet) -> Itera
                                                 serialization.NoEncryption()))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, str(key_file))
-    crl = pki.der(p.signing_crl)
+    crl = pki.der(pki_set.signing_crl)
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
-            _body(crl)(self) if self.path == "/ibm.crl" else _body(b"", 404)(self)
+            respond(crl)(self) if self.path == "/ibm.crl" else respond(b"", 404)(self)
 
         def log_message(self, format: str, *args: object) -> None:
             pass
@@ -466,12 +376,12 @@ def _tls_fetcher(tls: TlsServer, **kwargs: object) -> HttpCrlFetcher:
                           **kwargs)  # type: ignore[arg-type]
 
 
-def test_https_with_a_trusted_server(tls_server: TlsServer, p: pki.PkiSet) -> None:
+def test_https_with_a_trusted_server(tls_server: TlsServer, pki_set: pki.PkiSet) -> None:
     url = f"https://127.0.0.1:{tls_server.base_port}/ibm.crl"
-    assert fetch_bounded(_tls_fetcher(tls_server), url) == pki.der(p.signing_crl)
+    assert fetch_bounded(_tls_fetcher(tls_server), url) == pki.der(pki_set.signing_crl)
     named = _tls_fetcher(tls_server, resolve=_resolver({"crl.example.test": "127.0.0.1"}))
     url = f"https://crl.example.test:{tls_server.base_port}/ibm.crl"
-    assert fetch_bounded(named, url) == pki.der(p.signing_crl)
+    assert fetch_bounded(named, url) == pki.der(pki_set.signing_crl)
 
 
 def test_https_server_certificate_is_verified(tls_server: TlsServer) -> None:
@@ -507,31 +417,31 @@ def test_server_text_in_errors_is_one_line(server: Server) -> None:
 def _recording(data: bytes, seen: list[str | None]) -> Callable[[BaseHTTPRequestHandler], None]:
     def handle(h: BaseHTTPRequestHandler) -> None:
         seen.append(h.headers.get("Proxy-Authorization"))
-        _body(data)(h)
+        respond(data)(h)
     return handle
 
 
-def test_http_through_a_proxy(server: Server, p: pki.PkiSet) -> None:
+def test_http_through_a_proxy(server: Server, pki_set: pki.PkiSet) -> None:
     seen: list[str | None] = []
-    server.routes["http://crl.example.test/ibm.crl"] = _recording(pki.der(p.signing_crl), seen)
+    server.routes["http://crl.example.test/ibm.crl"] = _recording(pki.der(pki_set.signing_crl), seen)
     calls: list[str] = []
     resolve = _resolver({"127.0.0.1": "127.0.0.1"}, calls)  # crl.example.test is not resolvable
     fetcher = HttpCrlFetcher(timeout=5, resolve=resolve, proxies={"http": server.base})
-    assert fetch_bounded(fetcher, "http://crl.example.test/ibm.crl") == pki.der(p.signing_crl)
+    assert fetch_bounded(fetcher, "http://crl.example.test/ibm.crl") == pki.der(pki_set.signing_crl)
     assert calls == ["127.0.0.1"] and seen == [None]
     with_user = server.base.replace("http://", "http://user:p%40ss@")
     fetcher = HttpCrlFetcher(timeout=5, resolve=resolve, proxies={"all": with_user})
-    assert fetch_bounded(fetcher, "http://crl.example.test/ibm.crl") == pki.der(p.signing_crl)
+    assert fetch_bounded(fetcher, "http://crl.example.test/ibm.crl") == pki.der(pki_set.signing_crl)
     assert seen[1] == "Basic dXNlcjpwQHNz"  # user:p@ss
 
 
-def test_proxy_from_the_environment(server: Server, p: pki.PkiSet,
+def test_proxy_from_the_environment(server: Server, pki_set: pki.PkiSet,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    server.routes["http://crl.example.test/env.crl"] = _body(pki.der(p.signing_crl))
+    server.routes["http://crl.example.test/env.crl"] = respond(pki.der(pki_set.signing_crl))
     monkeypatch.setenv("http_proxy", server.base.removeprefix("http://"))  # scheme optional
     resolve = _resolver({"127.0.0.1": "127.0.0.1"})
     fetcher = HttpCrlFetcher(timeout=5, resolve=resolve)
-    assert fetch_bounded(fetcher, "http://crl.example.test/env.crl") == pki.der(p.signing_crl)
+    assert fetch_bounded(fetcher, "http://crl.example.test/env.crl") == pki.der(pki_set.signing_crl)
     monkeypatch.setenv("no_proxy", "localhost,.example.test")  # now a direct connection
     result = fetch_bounded(fetcher, "http://crl.example.test/env.crl")
     assert isinstance(result, FetchError) and "cannot resolve host 'crl.example.test'" in str(result)
@@ -546,12 +456,12 @@ def test_unsupported_proxy(server: Server) -> None:
 
 
 def test_https_through_a_connect_proxy(server: Server, tls_server: TlsServer,
-                                       p: pki.PkiSet) -> None:
+                                       pki_set: pki.PkiSet) -> None:
     calls: list[str] = []
     fetcher = _tls_fetcher(tls_server, resolve=_resolver({"127.0.0.1": "127.0.0.1"}, calls),
                            proxies={"https": server.base})
     url = f"https://crl.example.test:{tls_server.base_port}/ibm.crl"
-    assert fetch_bounded(fetcher, url) == pki.der(p.signing_crl)
+    assert fetch_bounded(fetcher, url) == pki.der(pki_set.signing_crl)
     assert f"CONNECT crl.example.test:{tls_server.base_port}" in server.hits
     assert calls == ["127.0.0.1"]
     # the TLS name is still the URI's host: a certificate for another name is refused

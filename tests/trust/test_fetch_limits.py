@@ -22,8 +22,8 @@ from secexkit.trust import (
 from secexkit.trust._chain import AnchorList
 from secexkit.trust._x509 import SourcedCert
 from secexkit.trust.verifier import CrlDownloads, TrustInputs, establish_trust
-from tests import pki
-from tests.pki import NOW, CertSpec, Entity, PkiSet
+from tests.support import pki
+from tests.support.pki import NOW, CertSpec, Entity, PkiSet
 
 BOUND = 20.0  # seconds: generous bound on a bounded join, not a timing
 
@@ -47,11 +47,6 @@ def bounded(work: Callable[[], T]) -> T:
     if error:
         raise error[0]
     return result[0]
-
-
-@pytest.fixture(scope="module")
-def p() -> PkiSet:
-    return pki.build_pki()
 
 
 def test_fetch_error_is_in_the_hierarchy() -> None:
@@ -132,17 +127,17 @@ def _with_dps(issuer: Entity, entity: Entity, uris: list[str]) -> Entity:
                   entity.key)
 
 
-def test_only_the_chain_is_downloaded_for(p: PkiSet) -> None:
+def test_only_the_chain_is_downloaded_for(pki_set: PkiSet) -> None:
     """A -C certificate that is not part of the chain costs no download."""
     stranger_root = pki.root_ca("Stranger Root")
     stranger = _with_dps(stranger_root, pki.issue(stranger_root, pki.ibm_name("Stranger CA"),
                                                   CertSpec(ca=True)),
                          ["http://127.0.0.1:9/stranger.crl"])
     fetcher = Recording()
-    inputs = TrustInputs([SourcedCert(p.signing.cert, "signing.crt"),
+    inputs = TrustInputs([SourcedCert(pki_set.signing.cert, "signing.crt"),
                           SourcedCert(stranger.cert, "stranger.crt"),
-                          SourcedCert(p.inter.cert, "inter.crt")], [],
-                         AnchorList([SourcedCert(p.root.cert, "root.crt")]))
+                          SourcedCert(pki_set.inter.cert, "inter.crt")], [],
+                         AnchorList([SourcedCert(pki_set.root.cert, "root.crt")]))
     with pytest.raises(TrustError):
         establish_trust(inputs, fetcher=fetcher, now=NOW)
     assert "http://127.0.0.1:9/stranger.crl" not in fetcher.asked
@@ -190,17 +185,17 @@ def stalled() -> Iterator[StalledServer]:
         server.close()
 
 
-def test_six_stalled_uris_share_one_budget(p: PkiSet, stalled: StalledServer,
+def test_six_stalled_uris_share_one_budget(pki_set: PkiSet, stalled: StalledServer,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
     base = f"http://127.0.0.1:{stalled.port}"
-    inter = _with_dps(p.root, p.inter, [f"{base}/r{i}.crl" for i in range(3)])
-    signing = _with_dps(inter, p.signing, [f"{base}/i{i}.crl" for i in range(3)])
+    inter = _with_dps(pki_set.root, pki_set.inter, [f"{base}/r{i}.crl" for i in range(3)])
+    signing = _with_dps(inter, pki_set.signing, [f"{base}/i{i}.crl" for i in range(3)])
     limits = FetchLimits(timeout=0.3, budget=0.8)
     inputs = TrustInputs([SourcedCert(signing.cert, "signing.crt"),
                           SourcedCert(inter.cert, "inter.crt")], [],
-                         AnchorList([SourcedCert(p.root.cert, "root.crt")]))
+                         AnchorList([SourcedCert(pki_set.root.cert, "root.crt")]))
     from secexkit.trust import HttpCrlFetcher
 
     fetcher = HttpCrlFetcher()
@@ -224,15 +219,15 @@ def test_six_stalled_uris_share_one_budget(p: PkiSet, stalled: StalledServer,
     assert any(line.startswith("download ") for line in info.value.details)
 
 
-def test_budget_through_the_public_api(p: PkiSet, stalled: StalledServer, tmp_path: object,
+def test_budget_through_the_public_api(pki_set: PkiSet, stalled: StalledServer, tmp_path: object,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
     base = f"http://127.0.0.1:{stalled.port}"
-    inter = _with_dps(p.root, p.inter, [f"{base}/r{i}.crl" for i in range(3)])
-    signing = _with_dps(inter, p.signing, [f"{base}/i{i}.crl" for i in range(3)])
+    inter = _with_dps(pki_set.root, pki_set.inter, [f"{base}/r{i}.crl" for i in range(3)])
+    signing = _with_dps(inter, pki_set.signing, [f"{base}/i{i}.crl" for i in range(3)])
     with pytest.raises(TrustError):
         bounded(lambda: check_host_key_documents(
-            [pki.der(p.host)], [signing.cert, inter.cert], root_ca=[p.root.cert],
+            [pki.der(pki_set.host)], [signing.cert, inter.cert], root_ca=[pki_set.root.cert],
             limits=FetchLimits(timeout=0.25, budget=0.5)))
     assert stalled.accepted <= 2

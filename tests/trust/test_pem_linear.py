@@ -14,7 +14,7 @@ from secexkit.hostkeys import parse_host_key_document
 from secexkit.trust._crl import CrlPool
 from secexkit.trust._load import parse_certificates, parse_crls, parse_pem
 from secexkit.trust._x509 import SourcedCrl
-from tests import pki
+from tests.support import pki
 
 BOUND = 60.0
 MiB = 1024 * 1024
@@ -65,16 +65,14 @@ def test_scan_work_grows_linearly(monkeypatch: pytest.MonkeyPatch) -> None:
         assert calls["search"] == count + 1
 
 
-def test_blocks_still_found_around_unterminated_ones() -> None:
-    p = pki.build_pki()
-    data = (b"-----BEGIN A-----\n" * 1000 + pki.pem(p.root_crl)
-            + b"-----BEGIN B-----\n" * 1000 + pki.pem(p.root.cert))
+def test_blocks_still_found_around_unterminated_ones(pki_set: pki.PkiSet) -> None:
+    data = (b"-----BEGIN A-----\n" * 1000 + pki.pem(pki_set.root_crl)
+            + b"-----BEGIN B-----\n" * 1000 + pki.pem(pki_set.root.cert))
     found = parse_pem(data)
-    assert found.crls == [p.root_crl] and found.certificates == [p.root.cert]
+    assert found.crls == [pki_set.root_crl] and found.certificates == [pki_set.root.cert]
 
 
-def test_crl_pool_deduplicates_by_content() -> None:
-    p = pki.build_pki()
-    pool = CrlPool(SourcedCrl(p.root_crl, f"copy{i}") for i in range(5000))
-    pool.add(SourcedCrl(p.inter_crl, "other"))
+def test_crl_pool_deduplicates_by_content(pki_set: pki.PkiSet) -> None:
+    pool = CrlPool(SourcedCrl(pki_set.root_crl, f"copy{i}") for i in range(5000))
+    pool.add(SourcedCrl(pki_set.inter_crl, "other"))
     assert len(pool) == 2 and [c.source for c in pool] == ["copy0", "other"]

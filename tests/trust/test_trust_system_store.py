@@ -9,7 +9,7 @@ from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
 from secexkit.trust.system import SystemTrustStore
-from tests import pki
+from tests.support import pki
 
 
 def _name(cn: str, string_type: _ASN1Type) -> x509.Name:

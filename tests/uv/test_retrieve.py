@@ -30,7 +30,7 @@ from secexkit.uv.retrieve import (
     selector_from_input,
     to_pem,
 )
-from tests.fake_uv import FakeUltravisor
+from tests.support.fake_uv import FakeUltravisor
 
 # --- PEM and plaintext (the reference's retr_secret.rs tests) ------------------------
 

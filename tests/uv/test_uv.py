@@ -34,7 +34,7 @@ from secexkit.uv.device import (
     retrieve_secret,
     secret_id_of_request,
 )
-from tests.fake_uv import FakeUltravisor
+from tests.support.fake_uv import FakeUltravisor
 
 TAGS = BootHdrTags(b"\x01" * 64, b"\x02" * 64, b"\x03" * 64, b"\x04" * 16)
 

@@ -29,7 +29,7 @@ from ._hostkeys import add_host_key_options
 
 log = logging.getLogger("secexkit.cli")
 
-# Where the ultravisor lives; tests point these at a fake (see tests/fake_uv.py).
+# Where the ultravisor lives; tests point these at a fake (see tests/support/fake_uv.py).
 UV_DEVICE: str = "/dev/uv"
 SE_GUEST_FLAG: str = "/sys/firmware/uv/prot_virt_guest"
 UV_IOCTL: Any = None  # None: fcntl.ioctl

@@ -25,6 +25,17 @@ DAY = dt.timedelta(days=1)
 PrivateKey = Any  # an EC or RSA private key
 
 
+class _AnotherKey:
+    """Marks "signed with a fresh key that is not the issuer's" (generated when signing,
+    so test parameters need no key at import time)."""
+
+    def __repr__(self) -> str:
+        return "ANOTHER_KEY"
+
+
+ANOTHER_KEY: Any = _AnotherKey()
+
+
 def ibm_name(unit: str, locality: str = "Poughkeepsie", *, order: str = "C O CN ST L OU",
              extra: Sequence[x509.NameAttribute[str]] = ()) -> x509.Name:
     """An IBM-style subject in the attribute order of the reference's test PKI."""
@@ -83,6 +94,8 @@ def make_cert(subject: x509.Name, public_key: Any, issuer: Entity | None,
     spec = spec or CertSpec()
     issuer_cert = issuer.cert if issuer is not None else None
     signer: Any = spec.sign_with or (issuer.key if issuer is not None else self_key)
+    if signer is ANOTHER_KEY:
+        signer = ec_key()
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -162,7 +175,10 @@ def make_crl(issuer: Entity, spec: CrlSpec | None = None) -> x509.CertificateRev
         for ext, critical in spec.entry_extensions:
             entry = entry.add_extension(ext, critical)
         builder = builder.add_revoked_certificate(entry.build())
-    return builder.sign(spec.sign_with or issuer.key, spec.hash_algorithm)
+    signer: Any = spec.sign_with or issuer.key
+    if signer is ANOTHER_KEY:
+        signer = ec_key()
+    return builder.sign(signer, spec.hash_algorithm)
 
 
 def root_ca(unit: str = "Test Root CA", spec: CertSpec | None = None,

@@ -1,12 +1,14 @@
-"""Audit of pvimg/genprotimg against odd inputs, the reference's options, and the XTS fast path."""
+"""pvimg and genprotimg against odd inputs: runtime failures in one line (exit 1), usage
+errors before any work (exit 2), the reference's option names, damaged images for info and
+test, hex option values, pipes and special files, a full disk, and the request bound to
+an image.
+"""
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
 import struct
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +18,8 @@ from hypothesis import strategies as st
 
 from secexkit.cli.pvimg import _parse_u64, genprotimg_main, main
 from secexkit.errors import UsageError
-from secexkit.image import components
-from secexkit.secret import SecretBytes
-from tests.image_support import make_kernel, make_loaders
-from tests.keys import write_host_key_document
+from tests.support.images import make_kernel, make_loaders
+from tests.support.keys import write_host_key_document
 
 PAGE = 4096
 
@@ -56,8 +56,6 @@ def _left_behind(env: dict[str, Path]) -> list[str]:
     return sorted(p.name for p in env["dir"].iterdir() if p.name.startswith("image.se"))
 
 
-# ------------------------------------------------------------ runtime failures: one line, exit 1
-
 RUNTIME_FAILURES: list[tuple[str, dict[str, str], tuple[str, ...], str]] = [
     ("missing kernel", {"kernel": "nope"}, (), "Cannot open Linux kernel"),
     ("kernel is a directory", {"kernel": "boot"}, (), "Is a directory"),
@@ -82,30 +80,9 @@ RUNTIME_FAILURES: list[tuple[str, dict[str, str], tuple[str, ...], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("name", "where", "extra", "expected"), RUNTIME_FAILURES,
-                         ids=[c[0] for c in RUNTIME_FAILURES])
-@pytest.mark.parametrize("entry", ["pvimg", "genprotimg"])
-def test_runtime_failures(env: dict[str, Path], capsys: pytest.CaptureFixture[str],
-                          monkeypatch: pytest.MonkeyPatch, entry: str,
-                          name: str, where: dict[str, str], extra: tuple[str, ...],
-                          expected: str) -> None:
-    kw = {k: _resolve(env, (v,))[0] for k, v in where.items()}
-    args = _args(env, *_resolve(env, extra), **kw)
-    if "--x-bootloader-directory" in extra:  # the later one must win: drop ours
-        i = args.index("--x-bootloader-directory")
-        del args[i:i + 2]
-    monkeypatch.chdir(env["dir"])
-    code = main(["create", *args]) if entry == "pvimg" else genprotimg_main(args)
-    err = capsys.readouterr().err
-    assert code == 1, err
-    errors = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1 and expected in errors[0], err
-    assert "Traceback" not in err and "internal error" not in err
-    assert _left_behind(env) == []
-    assert not (env["dir"] / "new").exists()
+FLAGS = ["dump", "pckmo", "pckmo-hmac", "backup-keys", "image-encryption", "cck-extension-secret",
+         "cck-update"]
 
-
-# ------------------------------------------------------------ usage errors: exit 2, before any work
 
 USAGE_FAILURES: list[tuple[str, ...]] = [
     ("--cck", "@key32", "--comm-key", "@key32"),
@@ -133,11 +110,56 @@ USAGE_FAILURES: list[tuple[str, ...]] = [
     ("-v", "-q"),
     ("--hdr-key",),
 ]
-FLAGS = ["dump", "pckmo", "pckmo-hmac", "backup-keys", "image-encryption", "cck-extension-secret",
-         "cck-update"]
 USAGE_FAILURES += [(f"--enable-{f}", f"--disable-{f}", "--cck", "@key32") for f in FLAGS]
 USAGE_FAILURES += [(f"--{which}-{f}", "--cck", "@key32", xopt, "0")
                    for f in FLAGS for which in ("enable", "disable") for xopt in ("--x-pcf", "--x-scf")]
+
+
+@pytest.fixture
+def image(env: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> bytes:
+    assert main(["create", *_args(env, "-r", str(env["ramdisk"]), "-p", str(env["parm"]),
+                                  "--hdr-key", str(env["key32"]))]) == 0
+    capsys.readouterr()
+    return env["out"].read_bytes()
+
+
+def _info_and_test(env: dict[str, Path], path: Path,
+                   capsys: pytest.CaptureFixture[str]) -> list[tuple[int, str]]:
+    results = []
+    for args in (["info", str(path)], ["info", "--hdr-key", str(env["key32"]), str(path)],
+                 ["test", str(path), "-k", str(env["hkd"])]):
+        code = main(args)
+        err = capsys.readouterr().err
+        assert code in (0, 1), (args, err)
+        assert "Traceback" not in err and "internal error" not in err, err
+        if code == 1 and args[0] == "info":
+            errors = [line for line in err.splitlines() if line.startswith("error: ")]
+            assert len(errors) == 1 and str(path) in errors[0], err
+        results.append((code, err))
+    return results
+
+
+@pytest.mark.parametrize(("name", "where", "extra", "expected"), RUNTIME_FAILURES,
+                         ids=[c[0] for c in RUNTIME_FAILURES])
+@pytest.mark.parametrize("entry", ["pvimg", "genprotimg"])
+def test_runtime_failures(env: dict[str, Path], capsys: pytest.CaptureFixture[str],
+                          monkeypatch: pytest.MonkeyPatch, entry: str,
+                          name: str, where: dict[str, str], extra: tuple[str, ...],
+                          expected: str) -> None:
+    kw = {k: _resolve(env, (v,))[0] for k, v in where.items()}
+    args = _args(env, *_resolve(env, extra), **kw)
+    if "--x-bootloader-directory" in extra:  # the later one must win: drop ours
+        i = args.index("--x-bootloader-directory")
+        del args[i:i + 2]
+    monkeypatch.chdir(env["dir"])
+    code = main(["create", *args]) if entry == "pvimg" else genprotimg_main(args)
+    err = capsys.readouterr().err
+    assert code == 1, err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and expected in errors[0], err
+    assert "Traceback" not in err and "internal error" not in err
+    assert _left_behind(env) == []
+    assert not (env["dir"] / "new").exists()
 
 
 @pytest.mark.parametrize("extra", USAGE_FAILURES, ids=[" ".join(e) for e in USAGE_FAILURES])
@@ -213,33 +235,6 @@ def test_output_appearing_during_build_is_kept(env: dict[str, Path],
     assert env["out"].stat().st_mode & 0o777 == 0o600
 
 
-# ------------------------------------------------------------ info / test on damaged files
-
-
-@pytest.fixture
-def image(env: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> bytes:
-    assert main(["create", *_args(env, "-r", str(env["ramdisk"]), "-p", str(env["parm"]),
-                                  "--hdr-key", str(env["key32"]))]) == 0
-    capsys.readouterr()
-    return env["out"].read_bytes()
-
-
-def _info_and_test(env: dict[str, Path], path: Path,
-                   capsys: pytest.CaptureFixture[str]) -> list[tuple[int, str]]:
-    results = []
-    for args in (["info", str(path)], ["info", "--hdr-key", str(env["key32"]), str(path)],
-                 ["test", str(path), "-k", str(env["hkd"])]):
-        code = main(args)
-        err = capsys.readouterr().err
-        assert code in (0, 1), (args, err)
-        assert "Traceback" not in err and "internal error" not in err, err
-        if code == 1 and args[0] == "info":
-            errors = [line for line in err.splitlines() if line.startswith("error: ")]
-            assert len(errors) == 1 and str(path) in errors[0], err
-        results.append((code, err))
-    return results
-
-
 @pytest.mark.parametrize("cut", [0, 100, 0xC000 + 10, 0x14000, 0x14000 + 300])
 def test_info_on_truncated_images(env: dict[str, Path], image: bytes, cut: int,
                                   capsys: pytest.CaptureFixture[str]) -> None:
@@ -281,9 +276,6 @@ def test_fuzz_metadata_header_offset(env: dict[str, Path], image: bytes, offset:
         assert "No Secure Execution header found" in results[0][1]
 
 
-# ------------------------------------------------------------ hex option values
-
-
 @pytest.mark.parametrize(("text", "value"), [("0", 0), ("0x1", 1), ("0X1f", 0x1F),
                                              ("ffffffffffffffff", 2**64 - 1),
                                              ("0xC000000000000001", 0xC000000000000001)])
@@ -303,145 +295,6 @@ def test_fuzz_hex_values(text: str) -> None:
     digits = text[2:] if text[:2].lower() == "0x" else text
     assert re.fullmatch(r"[0-9a-fA-F]{1,16}", digits)
     assert value == int(digits, 16) and 0 <= value < 2**64
-
-
-# ------------------------------------------------------------ XTS fast path self-test (ADR 0022)
-
-KEY = bytes(range(64))
-
-
-def _public(key: bytes, tweak: bytes, data: bytes) -> bytes:
-    out = bytearray(PAGE + 16)
-    components._public_xts(key, False)(tweak, memoryview(data), memoryview(out))
-    return bytes(out[:PAGE])
-
-
-def _patch_create(monkeypatch: pytest.MonkeyPatch,
-                  wrap: Callable[[Callable[[Any, Any], Any]], Callable[[Any, Any], Any]]) -> None:
-    """Wrap the private constructor of the fast path only (the public API stays as it is)."""
-    real = components._private_constructor
-    monkeypatch.setattr(components, "_private_constructor", lambda decrypt: wrap(real(decrypt)))
-
-
-def _fast_path_available() -> bool:
-    try:
-        components._private_constructor(False)
-    except (ImportError, AttributeError):
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _fast_path_available(),
-                    reason="this cryptography release has no private cipher-context constructor")
-def test_fast_path_used_when_identical(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = []
-
-    def wrap(real: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-        def create(algorithm: Any, mode: Any) -> Any:
-            calls.append(bytes(mode.tweak))
-            return real(algorithm, mode)
-        return create
-
-    _patch_create(monkeypatch, wrap)
-    run = components._fast_xts(KEY, False)
-    assert run is not None and hasattr(run, "batch")
-    # the self-test went through both paths with every probe tweak
-    assert calls == list(components._PROBE_TWEAKS) * 2
-    data = os.urandom(PAGE)
-    out = bytearray(PAGE + 16)
-    run(b"\x00\x28" + bytes(14), memoryview(data), memoryview(out))
-    assert bytes(out[:PAGE]) == _public(KEY, b"\x00\x28" + bytes(14), data)
-
-
-@pytest.mark.parametrize("fault", ["stale-tweak", "wrong-late-tweak", "batch-only", "raises"])
-def test_fast_path_mismatch_falls_back(monkeypatch: pytest.MonkeyPatch, fault: str) -> None:
-    """A private constructor that differs from the public API for any probe is not used."""
-    def wrap(real: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-        seen: list[bytes] = []
-
-        def create(algorithm: Any, mode: Any) -> Any:
-            seen.append(bytes(mode.tweak))
-            if fault == "raises":
-                raise TypeError("changed signature")
-            if fault == "stale-tweak" and len(seen) > 1:  # caches the first tweak it saw
-                mode._tweak = seen[0]
-            if fault == "wrong-late-tweak" and mode.tweak == b"\xff" * 16:
-                mode._tweak = b"\xff" * 15 + b"\xfe"
-            if fault == "batch-only" and len(seen) > len(components._PROBE_TWEAKS):
-                mode._tweak = bytes(16)
-            return real(algorithm, mode)
-        return create
-
-    _patch_create(monkeypatch, wrap)
-    assert components._fast_xts(KEY, False) is None
-    # page_cipher then uses the public API: right bytes whatever the private path does
-    run = components.batch_cipher(SecretBytes(KEY))
-    data = os.urandom(PAGE)
-    outs = [bytearray(PAGE + 16) for _ in range(3)]
-    tweaks = [components.page_tweak(b"\x00\x32" + bytes(14), i) for i in range(3)]
-    run(tweaks, [memoryview(data)] * 3, [memoryview(o) for o in outs])
-    assert [bytes(o[:PAGE]) for o in outs] == [_public(KEY, t, data) for t in tweaks]
-
-
-# ------------------------------------------------------------ write-behind (ADR 0024)
-
-
-@pytest.mark.parametrize("advice", ["works", "fails", "absent"])
-def test_write_behind(env: dict[str, Path], monkeypatch: pytest.MonkeyPatch, advice: str) -> None:
-    """The writer hints every window to the kernel; the image is the same either way."""
-    from secexkit.hostkeys import parse_host_key_document
-    from secexkit.image.bootloader import find_boot_loaders
-    from secexkit.image.builder import ImageInputs, ImageOptions, create_image
-    from secexkit.image.header import HeaderKeys
-
-    ramdisk = env["dir"] / "big-ramdisk"
-    ramdisk.write_bytes(os.urandom(5 * (1 << 20) + 123))
-    host = parse_host_key_document(env["hkd"].read_bytes(), "h").host_key
-    fixed: dict[str, Any] = {
-        "host_keys": [host], "image_key": SecretBytes(bytes(range(64))),
-        "cck": SecretBytes(bytes(32)), "header_keys": HeaderKeys.generate(),
-        "tweaks": {kind: components.new_tweak_base(kind) for kind in components.ComponentKind}}
-    inputs = ImageInputs(env["kernel"], ramdisk, None)
-    loaders = find_boot_loaders(env["boot"])
-    plain = create_image(env["dir"] / "plain", inputs, ImageOptions(**fixed, sync=False), loaders)
-    calls: list[tuple[int, int, int]] = []
-
-    def fadvise(fd: int, offset: int, length: int, what: int) -> None:
-        calls.append((offset, length, what))
-        if advice == "fails":
-            raise OSError(22, "Invalid argument")
-
-    monkeypatch.setattr(components, "WRITE_BEHIND_BYTES", 1 << 20)
-    if advice == "absent":
-        monkeypatch.delattr(os, "posix_fadvise")
-    else:
-        monkeypatch.setattr(os, "posix_fadvise", fadvise)
-    result = create_image(env["dir"] / "hinted", inputs, ImageOptions(**fixed), loaders)
-    assert (env["dir"] / "hinted").read_bytes() == (env["dir"] / "plain").read_bytes()
-    if advice == "absent":
-        assert calls == []
-        return
-    if advice == "fails":  # the first error turns the hint off
-        assert len(calls) == 1
-        return
-    start = plain.plan.first_component_address
-    hinted = [c for c in calls if c[2] == os.POSIX_FADV_DONTNEED]
-    assert hinted == calls
-    # every window once in order (write-behind), then again later (drop-behind)
-    firsts = []
-    for offset, length, _ in calls:
-        if (offset, length) not in firsts:
-            firsts.append((offset, length))
-    assert firsts[0][0] == start
-    assert all(a[0] + a[1] == b[0] for a, b in itertools.pairwise(firsts))
-    assert firsts[-1][0] + firsts[-1][1] <= result.ipib_address
-    assert len(firsts) >= 5 and all(length >= 1 << 20 for _, length in firsts)
-    counts = [sum(1 for c in calls if c[:2] == window) for window in firsts]
-    drops = max(0, len(firsts) - components.DROP_BEHIND_WINDOWS)
-    assert counts == [2] * drops + [1] * (len(firsts) - drops)
-
-
-# ------------------------------------------------------------ pipes and special files
 
 
 def test_pipes_as_checked_components(env: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
@@ -503,53 +356,6 @@ def test_disk_full(env: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
     assert errors == [f"error: Cannot write `{env['out']}.part`: No space left on device"], err
     assert _left_behind(env) == []
-
-
-# ------------------------------------------------------------ more parsers under fuzzing
-
-
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.binary(max_size=64), size=st.sampled_from([0, 3, 4, 0x10008, 0x1000E, 0x10437,
-                                                          0x10438, 0x11000]),
-       elf=st.booleans(), marker=st.booleans(), limit=st.integers(0, 2**64 - 1))
-def test_fuzz_kernel_check(tmp_path_factory: pytest.TempPathFactory, data: bytes, size: int,
-                           elf: bool, marker: bool, limit: int) -> None:
-    """Any kernel file: the maximum command-line size, or our one-line InputError."""
-    from secexkit.errors import InputError
-    from secexkit.image.builder import check_kernel
-
-    blob = bytearray((data * (size // max(len(data), 1) + 1))[:size] if data else bytes(size))
-    if elf and size >= 4:
-        blob[:4] = b"\x7fELF"
-    if marker and size >= 0x1000E:
-        blob[0x10008:0x1000E] = b"S390EP"
-    if size >= 0x10438:
-        blob[0x10430:0x10438] = limit.to_bytes(8, "big")
-    path = tmp_path_factory.mktemp("k") / "kernel"
-    path.write_bytes(bytes(blob))
-    try:
-        result = check_kernel(path)
-    except InputError as exc:
-        assert "\n" not in str(exc) and str(path) in str(exc)
-        assert (blob[:4] == b"\x7fELF" or size < 0x10438
-                or blob[0x10008:0x1000E] != b"S390EP")
-        return
-    assert blob[:4] != b"\x7fELF" and blob[0x10008:0x1000E] == b"S390EP"
-    assert result == (int.from_bytes(blob[0x10430:0x10438], "big") or 896)
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.integers(0, 2**64 - 1))
-def test_fuzz_flag_texts(value: int) -> None:
-    from secexkit.image import flags
-
-    for names in (flags.PCF_NAMES, flags.SCF_NAMES):
-        texts = flags.describe_flags(value, names)
-        known = [text for bit, text in names if value & bit]
-        assert texts[:len(known)] == known
-        rest = texts[len(known):]
-        unknown = value & ~sum(bit for bit, _ in names)
-        assert rest == ([f"unknown flags 0b{unknown:064b}"] if unknown else [])
 
 
 def test_pvsecret_request_bound_to_image(env: dict[str, Path], image: bytes) -> None:
