@@ -13,10 +13,7 @@ from secexkit.crypto.keyslots import EnvelopeKeys
 from secexkit.formats.se_header import BootHdrTags, read_se_header
 from secexkit.hostkeys import HostKey, parse_host_key_document
 from secexkit.secret import SecretBytes
-
-ARPK = b"\x17" * 32
-MEASUREMENT_KEY = b"\x77" * 64
-NONCE = b"\xab" * 16
+from tests.support.attest import ARPK, MEASUREMENT_KEY, NONCE
 
 
 @pytest.fixture

@@ -29,8 +29,7 @@ from secexkit.formats.attestation import (
 )
 from secexkit.hostkeys import HostKey
 from secexkit.secret import SecretBytes
-
-from .conftest import ARPK, MEASUREMENT_KEY, NONCE
+from tests.support.attest import ARPK, MEASUREMENT_KEY, NONCE
 
 VECTOR_FLAGS = FLAG_IMAGE_PHKH | FLAG_ATTESTATION_PHKH
 

@@ -22,8 +22,7 @@ from secexkit.formats.attestation import (
 from secexkit.formats.se_header import BootHdrTags
 from secexkit.hostkeys import HostKey
 from secexkit.secret import SecretBytes
-
-from .conftest import ARPK
+from tests.support.attest import ARPK
 
 SETTINGS = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])

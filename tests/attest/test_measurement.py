@@ -13,8 +13,7 @@ from secexkit.errors import CryptoError, FormatError, SecexError
 from secexkit.formats.attestation import ExchangeResponse
 from secexkit.formats.se_header import BootHdrTags, parse_se_header
 from secexkit.secret import SecretBytes
-
-from .conftest import ARPK
+from tests.support.attest import ARPK
 
 KEY = SecretBytes(b"\x41" * 64)
 TAGS = BootHdrTags(b"\x01" * 64, b"\x02" * 64, b"\x03" * 64, b"\x04" * 16)
