@@ -63,3 +63,14 @@ class UltravisorError(SecexError):
         super().__init__(f"Ultravisor: '{message}' ({rc:#06x},{rrc:#06x})")
         self.rc = rc
         self.rrc = rrc
+
+
+class DeviceIoError(SecexError):
+    """A system call on the ultravisor device failed (``errno`` says why)."""
+
+    def __init__(self, message: str, err: int) -> None:
+        super().__init__(message)
+        self.errno = err
+
+
+__all__ += ["DeviceIoError"]

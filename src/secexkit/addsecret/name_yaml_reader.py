@@ -17,7 +17,8 @@ from typing import Any, Final
 import yaml
 
 from ..errors import FormatError
-from ..formats.request import SecretType, secret_type_name
+from ..formats.names import secret_type_name
+from ..formats.request import SecretType
 
 __all__ = [
     "SecretInfo",
