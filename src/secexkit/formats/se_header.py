@@ -90,7 +90,6 @@ BOOT_HDR_TAGS = Layout(
         raw("tag", 0xC0, TAG_SIZE),
     ],
 )
-BOOT_HDR_TAGS_SIZE: Final = BOOT_HDR_TAGS.size
 
 
 def msb0(bit: int) -> int:
