@@ -94,6 +94,7 @@ class SecretInfo:
 
     @property
     def retrievable(self) -> bool:
+        """Whether a guest can retrieve this secret type."""
         return self.variant == "Retrievable"
 
 

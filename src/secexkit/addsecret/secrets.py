@@ -41,6 +41,7 @@ class GuestSecret(NamedTuple):
 
     @property
     def type_name(self) -> str:
+        """The reference's display name of the secret type."""
         return secret_type_name(self.secret_type)
 
     @property

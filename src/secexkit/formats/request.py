@@ -198,10 +198,12 @@ class ParsedRequest(NamedTuple):
 
     @property
     def aad(self) -> bytes:
+        """The authenticated plaintext part: everything before the ciphertext."""
         return self.raw[: self.aad_size]
 
     @property
     def ciphertext(self) -> bytes:
+        """The encrypted part (without the tag)."""
         return self.raw[self.aad_size : self.aad_size + self.encrypted_size]
 
 

@@ -167,10 +167,12 @@ class SeHeader(NamedTuple):
 
     @property
     def aad(self) -> bytes:
+        """The authenticated plaintext part: fixed fields and key slots."""
         return self.raw[: KEY_SLOTS_OFFSET + KEY_SLOT.size * len(self.key_slots)]
 
     @property
     def boot_tags(self) -> BootHdrTags:
+        """PLD, ALD, TLD and tag: what an add-secret request copies."""
         return BootHdrTags(self.pld, self.ald, self.tld, self.tag)
 
 

@@ -78,9 +78,11 @@ class SecretEntry:
 
     @property
     def type_name(self) -> str:
+        """The reference's display name of the secret type."""
         return secret_type_name(self.secret_type)
 
     def to_bytes(self) -> bytes:
+        """The 48-byte wire form."""
         return LIST_ENTRY.pack(
             {
                 "index": self.index,
@@ -119,6 +121,7 @@ class SecretList:
 
     @classmethod
     def of(cls, entries: Iterable[SecretEntry]) -> SecretList:
+        """A complete list (total = number of entries)."""
         items = tuple(entries)
         return cls(len(items), items)
 

@@ -56,6 +56,7 @@ class ComponentKind(enum.IntEnum):
 
     @property
     def label(self) -> str:
+        """How messages name the component."""
         return _LABELS[self]
 
 
@@ -81,6 +82,7 @@ def new_tweak_base(kind: ComponentKind, random6: bytes | None = None) -> bytes:
 
 
 def page_tweak(base: bytes, page: int) -> bytes:
+    """The tweak of page ``page``: ``base + page * 4096`` modulo 2**128."""
     return ((int.from_bytes(base, "big") + page * PAGE_SIZE) % _TWEAK_MODULUS).to_bytes(16, "big")
 
 
@@ -91,6 +93,8 @@ def padded_size(size: int) -> int:
 
 @dataclass(frozen=True)
 class SecuredComponent:
+    """Where one component landed in the image and with which tweak."""
+
     kind: ComponentKind
     address: int
     size: int
@@ -105,11 +109,15 @@ class SecuredComponent:
 
     @property
     def end(self) -> int:
+        """The first address after the component."""
         return self.address + self.size
 
 
 class PageSource(Protocol):
-    def readinto(self, buffer: memoryview, /) -> int | None: ...
+    """Anything with ``readinto`` (files, :class:`CmdlineSource`)."""
+
+    def readinto(self, buffer: memoryview, /) -> int | None:
+        """Read into ``buffer``; 0 or None at the end."""
 
 
 class CmdlineSource:
@@ -121,6 +129,7 @@ class CmdlineSource:
         self._done = False
 
     def readinto(self, buffer: memoryview, /) -> int:
+        """Fill ``buffer`` from the file, then the NUL; 0 at the end."""
         if self._done or len(buffer) == 0:
             return 0
         count = self._stream.readinto(buffer) or 0
@@ -280,6 +289,7 @@ class ComponentEncryptor:
 
     @property
     def next_address(self) -> int:
+        """Where the next component will start."""
         return self._next
 
     def _recycle(self, job: Job) -> None:

@@ -59,6 +59,7 @@ class HeaderSecrets:
             raise ValueError(f"the image key must be {IMAGE_KEY_SIZE} bytes")
 
     def to_bytes(self) -> bytes:
+        """The 128-byte plaintext of the encrypted area."""
         return SE_HEADER_SECRETS_V1.pack(
             {
                 "cck": self.cck.reveal(),
@@ -72,6 +73,7 @@ class HeaderSecrets:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> HeaderSecrets:
+        """Inverse of :meth:`to_bytes`; optional items are refused."""
         v = SE_HEADER_SECRETS_V1.unpack(data)
         items = int(v["optional_item_count"])
         if items != 0:

@@ -51,6 +51,7 @@ def _version() -> str:
 
 
 def meta_document(now: float | None = None) -> dict[str, Any]:
+    """The ``meta`` member of the JSON document (tool, host, time)."""
     seconds = int(time.time() if now is None else now)
     return {
         "api_level": API_LEVEL,
@@ -98,6 +99,7 @@ def header_document(header: SeHeader, *, verified: bool,
 
 
 def json_text(data: dict[str, Any], *, minify: bool = False, now: float | None = None) -> str:
+    """The whole JSON document, pretty or minified, with a final newline."""
     document = {"meta": meta_document(now), "data": data}
     if minify:
         return json.dumps(document, separators=(",", ":")) + "\n"
@@ -155,4 +157,5 @@ def text(header: SeHeader, *, verified: bool, secrets: HeaderSecrets | None = No
 
 
 def schema_text() -> str:
+    """The ``info-v1`` JSON schema shipped with the package."""
     return resources.files("secexkit").joinpath("data", SCHEMA_RESOURCE).read_text("utf-8")

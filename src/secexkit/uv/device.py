@@ -163,6 +163,7 @@ class UvDevice:
         return cls(fd, path, ioctl)
 
     def close(self) -> None:
+        """Close the device (idempotent)."""
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
@@ -228,6 +229,7 @@ class UvDeviceInfo:
     supp_uv_cmds: int | None
 
     def supports(self, command: UvIoctl) -> bool:
+        """Whether both the driver and the ultravisor support ``command``."""
         bit = 1 << command
         if not self.supp_uvio_cmds & bit:
             return False
