@@ -44,6 +44,20 @@ IPIB_FIXED = Layout(
 #: offset of the PV block inside the IPIB (after the 8-byte IPIB header)
 IPIB_PV_OFFSET: Final = 8
 
+#: The 16-byte XTS tweak of a secured component's first page; page ``i`` adds
+#: ``i * 4096`` to the whole tweak (128-bit big-endian).  The IPIB lists the
+#: first 8 bytes (kind and random part) as the component's tweak prefix.
+COMPONENT_TWEAK = Layout(
+    "component tweak",
+    16,
+    [
+        u("kind", 0x00, 2),
+        raw("random", 0x02, 6),
+        u("page_offset", 0x08, 8),
+    ],
+)
+TWEAK_PREFIX_SIZE: Final = COMPONENT_TWEAK.offset("page_offset")
+
 IPIB_COMPONENT = Layout(
     "IPIB component",
     0x18,

@@ -28,6 +28,7 @@ from typing import BinaryIO, Final, Protocol
 
 from ..crypto.xts import batch_cipher
 from ..errors import InputError
+from ..formats.image import COMPONENT_TWEAK, TWEAK_PREFIX_SIZE
 from ..formats.sizes import PAGE_SIZE
 from ..secret import SecretBytes
 from .header import ComponentDigests
@@ -74,16 +75,18 @@ _LABELS: Final = {
 
 
 def new_tweak_base(kind: ComponentKind, random6: bytes | None = None) -> bytes:
-    """``prefix (u16) || 6 random bytes || page offset 0 (u64)``."""
-    rand = os.urandom(6) if random6 is None else random6
-    if len(rand) != 6:
-        raise ValueError("the random part of a tweak is 6 bytes")
-    return int(kind).to_bytes(2, "big") + rand + bytes(8)
+    """``kind (u16) || 6 random bytes || page offset 0 (u64)`` (:data:`COMPONENT_TWEAK`)."""
+    size = COMPONENT_TWEAK["random"].size
+    rand = os.urandom(size) if random6 is None else random6
+    if len(rand) != size:
+        raise ValueError(f"the random part of a tweak is {size} bytes")
+    return COMPONENT_TWEAK.pack({"kind": int(kind), "random": rand, "page_offset": 0})
 
 
 def page_tweak(base: bytes, page: int) -> bytes:
     """The tweak of page ``page``: ``base + page * 4096`` modulo 2**128."""
-    return ((int.from_bytes(base, "big") + page * PAGE_SIZE) % _TWEAK_MODULUS).to_bytes(16, "big")
+    return ((int.from_bytes(base, "big") + page * PAGE_SIZE) % _TWEAK_MODULUS).to_bytes(
+        COMPONENT_TWEAK.size, "big")
 
 
 def padded_size(size: int) -> int:
@@ -105,7 +108,7 @@ class SecuredComponent:
     @property
     def tweak_prefix(self) -> int:
         """The first 8 tweak bytes as u64 (what the IPIB lists)."""
-        return int.from_bytes(self.tweak[:8], "big")
+        return int.from_bytes(self.tweak[:TWEAK_PREFIX_SIZE], "big")
 
     @property
     def end(self) -> int:
@@ -310,10 +313,11 @@ class ComponentEncryptor:
         if self._closed:
             raise ValueError("the component encryptor is already finished")
         base = tweak if tweak is not None else new_tweak_base(kind)
-        if len(base) != 16:
-            raise ValueError("a component tweak is 16 bytes")
+        if len(base) != COMPONENT_TWEAK.size:
+            raise ValueError(f"a component tweak is {COMPONENT_TWEAK.size} bytes")
         address = self._next
         base_int = int.from_bytes(base, "big")
+        tweak_size = COMPONENT_TWEAK.size
         in_view = memoryview(self._input)
         original = 0
         page_index = 0
@@ -336,7 +340,7 @@ class ComponentEncryptor:
             out = self._free.get()
             out_view = memoryview(out)
             tweaks = [
-                ((base_int + (page_index + i) * PAGE_SIZE) % _TWEAK_MODULUS).to_bytes(16, "big")
+                ((base_int + (page_index + i) * PAGE_SIZE) % _TWEAK_MODULUS).to_bytes(tweak_size, "big")
                 for i in range(pages)
             ]
             if cipher is None:
