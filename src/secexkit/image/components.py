@@ -354,7 +354,9 @@ class ComponentEncryptor:
             # default, several batches' time) before it gets the GIL back.  Blocking
             # here hands it over once per batch, without changing the process-wide
             # switch interval (ADR 0061).
-            self._hash_stage.taken.acquire()
+            while not self._hash_stage.taken.acquire(timeout=1.0):
+                if not self._hash_stage.is_alive():
+                    raise RuntimeError("the image hashing thread stopped unexpectedly")
             self._tld.update(b"".join(tweaks))
             first = address + page_index * PAGE_SIZE
             self._ald.update(struct.pack(f">{pages}Q", *range(first, first + used, PAGE_SIZE)))
