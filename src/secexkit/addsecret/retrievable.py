@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from ..errors import InputError
+from ..formats.names import RETRIEVABLE_KIND_NAMES
 from ..formats.request import SecretType
 from ..formats.retrievable import (
     EC_PRIVATE_KEY_SIZES,
@@ -60,16 +61,7 @@ class RetrievableKind(enum.StrEnum):
     @property
     def display(self) -> str:
         """How the reference names the kind when reading the input file."""
-        return _DISPLAY[self]
-
-
-_DISPLAY: Final = {
-    RetrievableKind.PLAIN: "PLAINTEXT",
-    RetrievableKind.AES: "AES KEY",
-    RetrievableKind.AES_XTS: "AES-XTS KEY",
-    RetrievableKind.HMAC_SHA: "HMAC-SHA KEY",
-    RetrievableKind.EC: "EC PRIVATE KEY",
-}
+        return RETRIEVABLE_KIND_NAMES[self.value]
 
 
 def _size_error(kind: str, value: object, expected: str, *details: str) -> InputError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from .image import ComponentKind
 from .request import SecretType, UserDataType
 from .se_header import (
     PCF_ALLOW_DUMPING,
@@ -22,7 +23,9 @@ from .se_header import (
 )
 
 __all__ = [
+    "COMPONENT_LABELS",
     "PCF_NAMES",
+    "RETRIEVABLE_KIND_NAMES",
     "SCF_NAMES",
     "SECRET_TYPE_NAMES",
     "USER_DATA_TYPE_NAMES",
@@ -101,3 +104,27 @@ def describe_flags(value: int, names: tuple[tuple[int, str], ...]) -> list[str]:
     if unknown:
         texts.append(f"unknown flags 0b{unknown:064b}")
     return texts
+
+
+#: how messages name the secured components of an image
+COMPONENT_LABELS: Final[dict[ComponentKind, str]] = {
+    ComponentKind.SHORT_PSW: "short PSW",
+    ComponentKind.IMAGE_METADATA: "Image metadata",
+    ComponentKind.STAGE3A: "stage3a",
+    ComponentKind.KERNEL: "Linux kernel",
+    ComponentKind.RAMDISK: "ramdisk",
+    ComponentKind.CMDLINE: "kernel cmdline",
+    ComponentKind.STAGE3B: "stage3b",
+    ComponentKind.SE_HEADER: "Secure Execution header",
+    ComponentKind.IPIB: "IPIB",
+}
+
+#: how the reference names each ``pvsecret create retrievable --type`` value when it
+#: reads the input file (keys: the ``--type`` values)
+RETRIEVABLE_KIND_NAMES: Final[dict[str, str]] = {
+    "plain": "PLAINTEXT",
+    "aes": "AES KEY",
+    "aes-xts": "AES-XTS KEY",
+    "hmac-sha": "HMAC-SHA KEY",
+    "ec": "EC PRIVATE KEY",
+}

@@ -15,7 +15,6 @@ GIL, so the work spreads over the cores.
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import logging
 import os
@@ -28,10 +27,26 @@ from typing import BinaryIO, Final, Protocol
 
 from ..crypto.xts import batch_cipher
 from ..errors import InputError
-from ..formats.image import COMPONENT_TWEAK, TWEAK_PREFIX_SIZE
+from ..formats.image import COMPONENT_TWEAK, TWEAK_PREFIX_SIZE, ComponentKind
 from ..formats.sizes import PAGE_SIZE
 from ..secret import SecretBytes
 from .header import ComponentDigests
+
+__all__ = [
+    "BATCH_PAGES",
+    "DROP_BEHIND_WINDOWS",
+    "PIPELINE_DEPTH",
+    "WRITE_BEHIND_BYTES",
+    "CmdlineSource",
+    "ComponentEncryptor",
+    "ComponentKind",
+    "PageSource",
+    "Progress",
+    "SecuredComponent",
+    "new_tweak_base",
+    "padded_size",
+    "page_tweak",
+]
 
 log = logging.getLogger(__name__)
 
@@ -40,38 +55,6 @@ BATCH_PAGES: Final = 256
 #: output buffers in flight between the encrypting and the writing thread
 PIPELINE_DEPTH: Final = 4
 _TWEAK_MODULUS: Final = 1 << 128
-
-
-class ComponentKind(enum.IntEnum):
-    """Image components; the value is the tweak prefix (first two tweak bytes)."""
-
-    SHORT_PSW = 10
-    IMAGE_METADATA = 20
-    STAGE3A = 30
-    KERNEL = 40
-    RAMDISK = 50
-    CMDLINE = 60
-    STAGE3B = 70
-    SE_HEADER = 80
-    IPIB = 90
-
-    @property
-    def label(self) -> str:
-        """How messages name the component."""
-        return _LABELS[self]
-
-
-_LABELS: Final = {
-    ComponentKind.SHORT_PSW: "short PSW",
-    ComponentKind.IMAGE_METADATA: "Image metadata",
-    ComponentKind.STAGE3A: "stage3a",
-    ComponentKind.KERNEL: "Linux kernel",
-    ComponentKind.RAMDISK: "ramdisk",
-    ComponentKind.CMDLINE: "kernel cmdline",
-    ComponentKind.STAGE3B: "stage3b",
-    ComponentKind.SE_HEADER: "Secure Execution header",
-    ComponentKind.IPIB: "IPIB",
-}
 
 
 def new_tweak_base(kind: ComponentKind, random6: bytes | None = None) -> bytes:
