@@ -9,9 +9,9 @@ import pytest
 import secexkit
 from secexkit.addsecret.retrievable import RetrievableKind
 from secexkit.formats import names, se_header
-from secexkit.formats.image import ComponentKind
 from secexkit.formats.request import SecretType, UserDataType
 from secexkit.formats.retrievable import RETRIEVABLE_TYPES
+from secexkit.formats.tweak import ComponentKind
 
 SRC = Path(secexkit.__file__).resolve().parent
 

@@ -9,7 +9,8 @@ table (:class:`~secexkit.formats._layout.Layout`) here, used by reader and write
 * :mod:`.user_data` — layouts inside the user-data field (signature area, policy reference)
 * :mod:`.retrievable` — retrievable secret types, payload sizes, the plaintext frame
 * :mod:`.se_header` — SE header, encrypted area, header tags, image metadata, PCF/SCF bits
-* :mod:`.image` — IPIB, boot-loader argument blocks, short PSW, component tweak
+* :mod:`.image` — IPIB, boot-loader argument blocks, short PSW
+* :mod:`.tweak` — component kinds and the XTS tweak of their pages
 * :mod:`.secret_list` — the ultravisor's secret list
 * :mod:`.uvio` — ``/dev/uv`` ioctl control block, argument blocks, ioctl numbers
 * :mod:`.names` — display names of secret types, user-data types and flags

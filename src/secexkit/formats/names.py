@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Final
 
-from .image import ComponentKind
 from .request import SecretType, UserDataType
 from .se_header import (
     PCF_ALLOW_DUMPING,
@@ -21,6 +20,7 @@ from .se_header import (
     SCF_CCK_EXTENSION_SECRET,
     SCF_CCK_UPDATE,
 )
+from .tweak import ComponentKind
 
 __all__ = [
     "COMPONENT_LABELS",

@@ -27,8 +27,8 @@ from typing import BinaryIO, Final, Protocol
 
 from ..crypto.xts import batch_cipher
 from ..errors import InputError
-from ..formats.image import COMPONENT_TWEAK, TWEAK_PREFIX_SIZE, ComponentKind
 from ..formats.sizes import PAGE_SIZE
+from ..formats.tweak import COMPONENT_TWEAK, TWEAK_PREFIX_SIZE, ComponentKind
 from ..secret import SecretBytes
 from .header import ComponentDigests
 
