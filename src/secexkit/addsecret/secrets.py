@@ -12,7 +12,6 @@ from typing import NamedTuple
 
 from ..crypto import sha256
 from ..errors import InputError
-from ..formats.names import secret_type_name
 from ..formats.request import ASSOCIATION_SECRET_SIZE, SecretType
 from ..formats.sizes import CCK_SIZE, SECRET_ID_SIZE
 from ..secret import SecretBytes
@@ -42,6 +41,9 @@ class GuestSecret(NamedTuple):
     @property
     def type_name(self) -> str:
         """The reference's display name of the secret type."""
+        # imported here: the names are not needed on pvsecret create's start-up path (ADR 0006)
+        from ..formats.names import secret_type_name
+
         return secret_type_name(self.secret_type)
 
     @property
