@@ -43,8 +43,11 @@ from .se_guest import PROT_VIRT_GUEST_PATH, is_se_guest
 __all__ = [
     "DEVICE_INFO",
     "IOCTL_CB",
+    "LIST_PAGES",
     "MAX_RETRIEVE_SIZE",
     "PROT_VIRT_GUEST_PATH",
+    "RC_MORE_DATA",
+    "RC_SUCCESS",
     "RETRIEVE_ARGUMENT",
     "UV_DEVICE_PATH",
     "DeviceIoError",
