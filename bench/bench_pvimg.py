@@ -24,11 +24,11 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from secexkit.crypto.xts import page_cipher
 from secexkit.hostkeys import HostKey
 from secexkit.image import components
 from secexkit.image.bootloader import find_boot_loaders
 from secexkit.image.builder import ImageInputs, ImageOptions, create_image
-from secexkit.image.components import page_cipher
 from secexkit.secret import SecretBytes
 
 CHUNK = 16 << 20

@@ -75,3 +75,25 @@ class FetchError(InputError):
 
 
 __all__ += ["FetchError"]
+
+
+class DeviceIoError(SecexError):
+    """A system call on the ultravisor device failed (``errno`` says why)."""
+
+    def __init__(self, message: str, err: int) -> None:
+        super().__init__(message)
+        self.errno = err
+
+
+__all__ += ["DeviceIoError"]
+
+
+class MeasurementMismatchError(VerificationError):
+    """An attestation measurement differs from the one computed from the request and header.
+
+    The response is not from the expected guest (other image, CUID, user data,
+    nonce or additional data) or was modified.  ``pvattest verify`` exits with 2.
+    """
+
+
+__all__ += ["MeasurementMismatchError"]

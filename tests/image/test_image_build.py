@@ -403,6 +403,6 @@ def test_fast_and_public_xts_paths_agree(tmp_path: Path, inputs: ImageInputs, lo
     for path in (fast, public):
         path.mkdir()
     _build(fast, inputs, loaders, [generated_host[0]], **fixed)
-    monkeypatch.setattr("secexkit.image.components._fast_xts", lambda key, decrypt: None)
+    monkeypatch.setattr("secexkit.crypto.xts._fast_xts", lambda key, decrypt: None)
     _build(public, inputs, loaders, [generated_host[0]], **fixed)
     assert (fast / "image.se").read_bytes() == (public / "image.se").read_bytes()

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from secexkit.crypto import xts
 from secexkit.image import components
 from secexkit.secret import SecretBytes
 
@@ -21,20 +22,20 @@ KEY = bytes(range(64))
 
 def _public(key: bytes, tweak: bytes, data: bytes) -> bytes:
     out = bytearray(PAGE + 16)
-    components._public_xts(key, False)(tweak, memoryview(data), memoryview(out))
+    xts._public_xts(key, False)(tweak, memoryview(data), memoryview(out))
     return bytes(out[:PAGE])
 
 
 def _patch_create(monkeypatch: pytest.MonkeyPatch,
                   wrap: Callable[[Callable[[Any, Any], Any]], Callable[[Any, Any], Any]]) -> None:
     """Wrap the private constructor of the fast path only (the public API stays as it is)."""
-    real = components._private_constructor
-    monkeypatch.setattr(components, "_private_constructor", lambda decrypt: wrap(real(decrypt)))
+    real = xts._private_constructor
+    monkeypatch.setattr(xts, "_private_constructor", lambda decrypt: wrap(real(decrypt)))
 
 
 def _fast_path_available() -> bool:
     try:
-        components._private_constructor(False)
+        xts._private_constructor(False)
     except (ImportError, AttributeError):
         return False
     return True
@@ -52,10 +53,10 @@ def test_fast_path_used_when_identical(monkeypatch: pytest.MonkeyPatch) -> None:
         return create
 
     _patch_create(monkeypatch, wrap)
-    run = components._fast_xts(KEY, False)
+    run = xts._fast_xts(KEY, False)
     assert run is not None and hasattr(run, "batch")
     # the self-test went through both paths with every probe tweak
-    assert calls == list(components._PROBE_TWEAKS) * 2
+    assert calls == list(xts._PROBE_TWEAKS) * 2
     data = os.urandom(PAGE)
     out = bytearray(PAGE + 16)
     run(b"\x00\x28" + bytes(14), memoryview(data), memoryview(out))
@@ -76,15 +77,15 @@ def test_fast_path_mismatch_falls_back(monkeypatch: pytest.MonkeyPatch, fault: s
                 mode._tweak = seen[0]
             if fault == "wrong-late-tweak" and mode.tweak == b"\xff" * 16:
                 mode._tweak = b"\xff" * 15 + b"\xfe"
-            if fault == "batch-only" and len(seen) > len(components._PROBE_TWEAKS):
+            if fault == "batch-only" and len(seen) > len(xts._PROBE_TWEAKS):
                 mode._tweak = bytes(16)
             return real(algorithm, mode)
         return create
 
     _patch_create(monkeypatch, wrap)
-    assert components._fast_xts(KEY, False) is None
+    assert xts._fast_xts(KEY, False) is None
     # page_cipher then uses the public API: right bytes whatever the private path does
-    run = components.batch_cipher(SecretBytes(KEY))
+    run = xts.batch_cipher(SecretBytes(KEY))
     data = os.urandom(PAGE)
     outs = [bytearray(PAGE + 16) for _ in range(3)]
     tweaks = [components.page_tweak(b"\x00\x32" + bytes(14), i) for i in range(3)]

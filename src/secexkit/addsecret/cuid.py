@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ..errors import InputError
+from ..formats.sizes import CUID_SIZE
 
-CUID_SIZE: Final = 16
 _YAML_ERROR: Final = "The CUID-file does not contain a 128bit value or a yaml with a 'cuid' field"
 _MAX_DEPTH: Final = 8
 

@@ -15,7 +15,7 @@ from pathlib import PurePath
 from typing import Final
 
 from ..errors import InputError
-from ..formats.request import secret_type_name
+from ..formats.names import secret_type_name
 from .secrets import GuestSecret
 
 _WIDTH: Final = 80  # libyaml's default best_width

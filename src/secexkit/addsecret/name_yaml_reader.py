@@ -17,7 +17,8 @@ from typing import Any, Final
 import yaml
 
 from ..errors import FormatError
-from ..formats.request import SecretType, secret_type_name
+from ..formats.names import secret_type_name
+from ..formats.request import SecretType
 
 __all__ = [
     "SecretInfo",
@@ -93,6 +94,7 @@ class SecretInfo:
 
     @property
     def retrievable(self) -> bool:
+        """Whether a guest can retrieve this secret type."""
         return self.variant == "Retrievable"
 
 

@@ -13,16 +13,17 @@ from typing import NamedTuple
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from .. import crypto
-from ..crypto.keyslots import EnvelopeKeys, open_key_slot, seal_key_slots
-from ..errors import InputError, UsageError
+from ..crypto.keyslots import EnvelopeKeys, check_host_key_count, open_key_slot, seal_key_slots
+from ..errors import InputError
 from ..formats.request import (
+    ADD_SECRET_FLAGS,
     ASRCB_BODY,
     ASRCB_MAGIC,
     ASRCB_VERSION_1,
     EXTENSION_SECRET_SIZE,
-    MAX_HOST_KEYS,
+    FLAG_DISABLE_DUMP,
     SECRET_HEADER,
-    TAG_SIZE,
+    USER_DATA_OFFSET,
     USER_DATA_SIZE,
     ParsedRequest,
     UserDataType,
@@ -30,14 +31,25 @@ from ..formats.request import (
     secret_header_size,
 )
 from ..formats.se_header import BootHdrTags
+from ..formats.sizes import CCK_SIZE, CUID_SIZE, SECRET_ID_SIZE, TAG_SIZE
 from ..hostkeys import HostKey
 from ..secret import SecretBytes
 from .secrets import GuestSecret
 
-#: the add-secret flag that stops the hypervisor from dumping the guest (MSB0 bit 0)
-FLAG_DISABLE_DUMP = 1 << 63
-ADD_SECRET_FLAGS: dict[str, int] = {"disable-dump": FLAG_DISABLE_DUMP}
-CUID_SIZE = 16
+__all__ = [
+    "ADD_SECRET_FLAGS",
+    "FLAG_DISABLE_DUMP",
+    "NO_USER_DATA",
+    "AddSecretRequest",
+    "OpenedRequest",
+    "RequestKeys",
+    "UserData",
+    "UserDataSigner",
+    "build_request",
+    "check_host_key_count",
+    "extension_secret_from_cck",
+    "open_request",
+]
 
 
 # The records below are plain slotted classes rather than dataclasses: they are on
@@ -104,7 +116,7 @@ class AddSecretRequest:
         if cuid is not None and len(cuid) != CUID_SIZE:
             raise InputError(f"The CUID must be {CUID_SIZE} bytes, not {len(cuid)}")
         if extension_secret is not None and len(extension_secret) != EXTENSION_SECRET_SIZE:
-            raise InputError("extension secret must be exactly 32 bytes long")
+            raise InputError(f"extension secret must be exactly {EXTENSION_SECRET_SIZE} bytes long")
         self.secret = secret
         self.boot_tags = boot_tags
         self.flags = flags
@@ -123,16 +135,9 @@ class AddSecretRequest:
 
 def extension_secret_from_cck(cck: SecretBytes, boot_tags: BootHdrTags) -> SecretBytes:
     """The CCK-derived extension secret bound to one SE header (its tag is the salt)."""
-    if len(cck) != 32:
-        raise InputError("CCK must be exactly 32 bytes long")
+    if len(cck) != CCK_SIZE:
+        raise InputError(f"CCK must be exactly {CCK_SIZE} bytes long")
     return crypto.derive_extension_secret(cck, boot_tags.tag)
-
-
-def check_host_key_count(count: int) -> None:
-    if count == 0:
-        raise UsageError("No host-key provided")
-    if count > MAX_HOST_KEYS:
-        raise UsageError(f"Too many host-keys provided: {count} (at most {MAX_HOST_KEYS})")
 
 
 def _secret_header(secret: GuestSecret) -> bytes:
@@ -140,7 +145,7 @@ def _secret_header(secret: GuestSecret) -> bytes:
     values: dict[str, int | bytes] = {
         "secret_type": secret.secret_type,
         "secret_length": len(secret.payload),
-        "secret_id": secret.secret_id or bytes(32),
+        "secret_id": secret.secret_id or bytes(SECRET_ID_SIZE),
     }
     return SECRET_HEADER.pack(values)[:size]
 
@@ -190,7 +195,7 @@ def build_request(
     ciphertext = sealed[:-TAG_SIZE]
     signature_field = user_data.signer(aad + ciphertext)
     area = user_data.signature_area
-    start = ASRCB_BODY.offset("user_data")
+    start = USER_DATA_OFFSET
     if len(signature_field) != area.stop - area.start:
         raise ValueError("the signer returned a signature area of the wrong size")
     signed_aad = aad[: start + area.start] + signature_field + aad[start + area.stop :]

@@ -18,13 +18,23 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from ..errors import InputError
-from ..formats._layout import Layout, u
+from ..formats.names import RETRIEVABLE_KIND_NAMES
 from ..formats.request import SecretType
+from ..formats.retrievable import (
+    EC_PRIVATE_KEY_SIZES,
+    MAX_PLAINTEXT_SIZE,
+    MAX_RETRIEVE_SIZE,
+    PLAINTEXT_FRAME,
+    RETRIEVABLE_TYPES,
+    frame_plaintext,
+    unframe_plaintext,
+)
 from ..secret import SecretBytes
 from .secrets import GuestSecret, secret_id_from_name
 
 __all__ = [
     "MAX_PLAINTEXT_SIZE",
+    "MAX_RETRIEVE_SIZE",
     "PLAINTEXT_FRAME",
     "RETRIEVABLE_TYPES",
     "RetrievableKind",
@@ -39,37 +49,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: the largest secret the retrieve call returns (two pages)
-MAX_RETRIEVE_SIZE: Final = 0x2000
-#: plaintext input limit: the payload carries a 2-byte length first
-MAX_PLAINTEXT_SIZE: Final = MAX_RETRIEVE_SIZE - 2
-_BLOCK: Final = 16
-
-#: A plaintext secret as the ultravisor stores and returns it: this 2-byte
-#: length, the data, zero padding to a multiple of 16 (writer: create,
-#: reader: retrieve).
-PLAINTEXT_FRAME = Layout("plaintext secret frame", 2, [u("length", 0, 2)])
-
-#: secret types a guest can retrieve
-RETRIEVABLE_TYPES: Final = frozenset(
-    {
-        SecretType.PLAINTEXT,
-        SecretType.AES_128,
-        SecretType.AES_192,
-        SecretType.AES_256,
-        SecretType.AES_XTS_128,
-        SecretType.AES_XTS_256,
-        SecretType.HMAC_SHA_256,
-        SecretType.HMAC_SHA_512,
-        SecretType.EC_SECP256R1,
-        SecretType.EC_SECP384R1,
-        SecretType.EC_SECP521R1,
-        SecretType.EC_ED25519,
-        SecretType.EC_ED448,
-    }
-)
-
-
 class RetrievableKind(enum.StrEnum):
     """The ``--type`` values of ``pvsecret create retrievable``."""
 
@@ -82,16 +61,7 @@ class RetrievableKind(enum.StrEnum):
     @property
     def display(self) -> str:
         """How the reference names the kind when reading the input file."""
-        return _DISPLAY[self]
-
-
-_DISPLAY: Final = {
-    RetrievableKind.PLAIN: "PLAINTEXT",
-    RetrievableKind.AES: "AES KEY",
-    RetrievableKind.AES_XTS: "AES-XTS KEY",
-    RetrievableKind.HMAC_SHA: "HMAC-SHA KEY",
-    RetrievableKind.EC: "EC PRIVATE KEY",
-}
+        return RETRIEVABLE_KIND_NAMES[self.value]
 
 
 def _size_error(kind: str, value: object, expected: str, *details: str) -> InputError:
@@ -104,8 +74,7 @@ def plaintext_payload(data: bytes) -> bytes:
     """``u16 length || data || zero padding`` to a multiple of 16 (0..8190 bytes of data)."""
     if len(data) > MAX_PLAINTEXT_SIZE:
         raise _size_error("PLAINTEXT", len(data), f"less than {MAX_RETRIEVE_SIZE}")
-    framed = PLAINTEXT_FRAME.pack({"length": len(data)}) + data
-    return framed.ljust(-(-len(framed) // _BLOCK) * _BLOCK, b"\0")
+    return frame_plaintext(data)
 
 
 _AES_TYPES: Final = {128: SecretType.AES_128, 192: SecretType.AES_192, 256: SecretType.AES_256}
@@ -113,21 +82,8 @@ _XTS_TYPES: Final = {128: SecretType.AES_XTS_128, 256: SecretType.AES_XTS_256}
 _HMAC_TYPES: Final = {256: SecretType.HMAC_SHA_256, 512: SecretType.HMAC_SHA_512}
 
 
-def plaintext_from_payload(buffer: bytes) -> bytes | None:
-    """The data of a well-formed plaintext frame, or ``None`` if ``buffer`` is not one.
-
-    Well-formed: length <= 8190, the data fits, fewer than 16 padding bytes
-    and all of them zero (the reference's rule for retrieved plaintext).
-    """
-    if len(buffer) < PLAINTEXT_FRAME.size:
-        return None
-    size = PLAINTEXT_FRAME.get_int(buffer, "length")
-    end = PLAINTEXT_FRAME.size + size
-    if size > MAX_PLAINTEXT_SIZE or end > len(buffer) or len(buffer) - end >= _BLOCK:
-        return None
-    if any(buffer[end:]):
-        return None
-    return buffer[PLAINTEXT_FRAME.size : end]
+#: the data of a retrieved plaintext frame, or ``None`` (see :mod:`secexkit.formats.retrievable`)
+plaintext_from_payload = unframe_plaintext
 
 
 def aes_payload(data: bytes) -> tuple[SecretType, bytes]:
@@ -167,13 +123,11 @@ def hmac_sha_payload(data: bytes) -> tuple[SecretType, bytes]:
     return _double_key(data, "HMAC-SHA-KEY", _HMAC_TYPES, "256 or 512")
 
 
-_EC_CURVES: Final[dict[str, tuple[SecretType, int]]] = {
-    "secp256r1": (SecretType.EC_SECP256R1, 32),
-    "secp384r1": (SecretType.EC_SECP384R1, 48),
-    "secp521r1": (SecretType.EC_SECP521R1, 80),
+_EC_CURVES: Final[dict[str, SecretType]] = {
+    "secp256r1": SecretType.EC_SECP256R1,
+    "secp384r1": SecretType.EC_SECP384R1,
+    "secp521r1": SecretType.EC_SECP521R1,
 }
-_ED25519_SIZE: Final = 32
-_ED448_SIZE: Final = 64
 #: OpenSSL long names where they differ from pyca's curve names
 _OPENSSL_NAMES: Final = {"secp192r1": "prime192v1"}
 
@@ -213,12 +167,15 @@ def load_private_key(data: bytes, source: str, what: str) -> PrivateKeyTypes:
 def ec_payload(key: PrivateKeyTypes) -> tuple[SecretType, bytes]:
     """The private scalar (left-padded to the curve's slot) or raw Edwards key."""
     if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name in _EC_CURVES:
-        secret_type, size = _EC_CURVES[key.curve.name]
+        secret_type = _EC_CURVES[key.curve.name]
+        size = EC_PRIVATE_KEY_SIZES[secret_type]
         return secret_type, key.private_numbers().private_value.to_bytes(size, "big")
     if isinstance(key, ed25519.Ed25519PrivateKey):
-        return SecretType.EC_ED25519, key.private_bytes_raw().rjust(_ED25519_SIZE, b"\0")
+        size = EC_PRIVATE_KEY_SIZES[SecretType.EC_ED25519]
+        return SecretType.EC_ED25519, key.private_bytes_raw().rjust(size, b"\0")
     if isinstance(key, ed448.Ed448PrivateKey):
-        return SecretType.EC_ED448, key.private_bytes_raw().rjust(_ED448_SIZE, b"\0")
+        size = EC_PRIVATE_KEY_SIZES[SecretType.EC_ED448]
+        return SecretType.EC_ED448, key.private_bytes_raw().rjust(size, b"\0")
     if isinstance(key, ec.EllipticCurvePrivateKey):
         found = _OPENSSL_NAMES.get(key.curve.name, key.curve.name)
     else:

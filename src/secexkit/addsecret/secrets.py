@@ -8,16 +8,13 @@ rules and messages.
 from __future__ import annotations
 
 import os
-from typing import Final, NamedTuple
+from typing import NamedTuple
 
 from ..crypto import sha256
 from ..errors import InputError
-from ..formats.request import SecretType, secret_type_name
+from ..formats.request import ASSOCIATION_SECRET_SIZE, SecretType
+from ..formats.sizes import CCK_SIZE, SECRET_ID_SIZE
 from ..secret import SecretBytes
-
-SECRET_ID_SIZE: Final = 32
-ASSOCIATION_SECRET_SIZE: Final = 32
-CCK_SIZE: Final = 32
 
 
 def secret_id_from_name(name: str, *, use_name: bool = False) -> bytes:
@@ -43,6 +40,10 @@ class GuestSecret(NamedTuple):
 
     @property
     def type_name(self) -> str:
+        """The reference's display name of the secret type."""
+        # imported here: the names are not needed on pvsecret create's start-up path (ADR 0006)
+        from ..formats.names import secret_type_name
+
         return secret_type_name(self.secret_type)
 
     @property

@@ -24,13 +24,19 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 )
 
 from ..errors import InputError, VerificationError
-from ..formats._layout import Layout, raw, u
 from ..formats.request import (
-    TAG_SIZE,
     USER_DATA_OFFSET,
     USER_DATA_SIZE,
     UserDataType,
     check_request_frame,
+)
+from ..formats.sizes import TAG_SIZE
+from ..formats.user_data import (
+    EC_SIGNATURE_MAX,
+    EC_USER_DATA,
+    pack_ec_signature_area,
+    pack_policy_reference,
+    unpack_ec_signature,
 )
 from .request import UserData, UserDataSigner
 from .retrievable import load_private_key
@@ -63,20 +69,6 @@ UNSUPPORTED_SIGNING_KEY: Final = (
 NO_VERIFICATION_KEY: Final = "No user-key for verification provided and user-data is signed"
 SIGNATURE_FAILED: Final = (
     "The user-defined request signature could not be verified with the provided certificate"
-)
-
-#: the largest DER ECDSA signature over P-521 (SEQUENCE of two 66-byte INTEGERs)
-EC_SIGNATURE_MAX: Final = 139
-
-#: The user-data field with an EC secp521r1 signature (type 2), relative to 0x218.
-EC_USER_DATA = Layout(
-    "ECDSA signed user data",
-    USER_DATA_SIZE,
-    [
-        raw("data", 0x000, 0x100),
-        raw("signature", 0x100, EC_SIGNATURE_MAX),
-        u("signature_size", 0x190, 2),
-    ],
 )
 
 _PSS_SALT_SIGN: Final = 64  # the digest length; see docs/adr/0030
@@ -171,20 +163,6 @@ def load_verification_certificate(data: bytes, source: str) -> VerificationKey:
 # signing
 
 
-def _ec_signature_area(signature: bytes) -> bytes:
-    """The 256-byte signature area of type-2 user data for a DER signature."""
-    if len(signature) > EC_SIGNATURE_MAX:  # impossible for P-521
-        raise ValueError("ECDSA signature larger than 139 bytes")
-    area = EC_USER_DATA.pack(
-        {
-            "data": bytes(0x100),
-            "signature": signature.ljust(EC_SIGNATURE_MAX, b"\0"),
-            "signature_size": len(signature),
-        }
-    )
-    return area[UserDataType.SIGNED_EC_SECP521R1.max_data_size :]
-
-
 def signer_for(key: SigningKey) -> UserDataSigner:
     """A signer for :class:`secexkit.addsecret.request.UserData`: message in, laid-out signature area out.
 
@@ -201,7 +179,7 @@ def signer_for(key: SigningKey) -> UserDataSigner:
 
         def sign_ec(message: bytes) -> bytes:
             signature = ec_key.sign(message, ec.ECDSA(_HASH()))
-            return _ec_signature_area(signature)
+            return pack_ec_signature_area(signature)
 
         return sign_ec
 
@@ -229,22 +207,9 @@ def make_user_data(data: bytes | None, sign_key: SigningKey | None = None) -> Us
     return UserData(kind, payload, signer_for(sign_key))
 
 
-POLICY_HASH_SIZE: Final = 32
-
-
-#: ``PolicyReference`` (unsigned user data of ``--policy``)
-POLICY_REFERENCE = Layout(
-    "policy reference",
-    USER_DATA_SIZE,
-    [raw("hash", 0x000, POLICY_HASH_SIZE), raw("path", POLICY_HASH_SIZE,
-                                               USER_DATA_SIZE - POLICY_HASH_SIZE)],
-)
-
-
 def _policy_user_data(digest: bytes, path: str | bytes) -> bytes:
     raw_path = path if isinstance(path, bytes) else path.encode("utf-8", "surrogateescape")
-    room = POLICY_REFERENCE["path"].size
-    return POLICY_REFERENCE.pack({"hash": digest, "path": raw_path[:room].ljust(room, b"\0")})
+    return pack_policy_reference(digest, raw_path)
 
 
 def policy_reference(policy: bytes, path: str | bytes) -> tuple[bytes, bytes]:
@@ -310,13 +275,11 @@ def verify_request_user_data(
     limit = kind.max_data_size
     data = bytes(field[:limit])
     if kind == UserDataType.SIGNED_EC_SECP521R1:
-        values = EC_USER_DATA.unpack(bytes(field))
-        size = int(values["signature_size"])
-        signature = bytes(values["signature"])[:size]
+        signature, size = unpack_ec_signature(bytes(field))
         # Stricter than the reference (docs/adr/0032): the signer writes zeros in
         # the padding and reserved bytes, which the signature does not cover.
         area = bytes(field[limit:])
-        if size > EC_SIGNATURE_MAX or area != _ec_signature_area(signature):
+        if size > EC_SIGNATURE_MAX or area != pack_ec_signature_area(signature):
             raise VerificationError(
                 SIGNATURE_FAILED,
                 "the ECDSA signature area has a bad length field or non-zero padding",

@@ -28,7 +28,8 @@ from ..formats.attestation import (
     parse_additional_data,
     parse_arcb,
 )
-from ..formats.request import TAG_SIZE, check_request_frame
+from ..formats.request import check_request_frame
+from ..formats.sizes import TAG_SIZE
 from .result import yaml_hex
 
 __all__ = [

@@ -1,23 +1,18 @@
-"""Errors specific to attestation (kept here until the lead moves them to :mod:`secexkit.errors`)."""
+"""The attestation error texts; the classes live in :mod:`secexkit.errors`."""
 
 from __future__ import annotations
 
-from ..errors import VerificationError
+from ..errors import MeasurementMismatchError
 
-__all__ = ["MEASUREMENT_MISMATCH", "MeasurementMismatchError"]
+__all__ = ["MEASUREMENT_MISMATCH", "MeasurementMismatchError", "measurement_mismatch"]
 
+#: the reference's message for a measurement mismatch
 MEASUREMENT_MISMATCH = (
     "Attestation measurement verification failed. "
     "Calculated and received attestation measurement are not equal."
 )
 
 
-class MeasurementMismatchError(VerificationError):
-    """The ultravisor's measurement differs from the one computed from the request and header.
-
-    The response is not from the expected guest (other image, CUID, user data,
-    nonce or additional data) or was modified.  ``pvattest verify`` exits with 2.
-    """
-
-    def __init__(self, *details: str) -> None:
-        super().__init__(MEASUREMENT_MISMATCH, *details)
+def measurement_mismatch(*details: str) -> MeasurementMismatchError:
+    """The error for a measurement mismatch, with the reference's message."""
+    return MeasurementMismatchError(MEASUREMENT_MISMATCH, *details)

@@ -26,7 +26,7 @@ from ..formats.attestation import (
 )
 from ..formats.se_header import BootHdrTags, read_se_header
 from ..secret import SecretBytes
-from .errors import MeasurementMismatchError
+from .errors import measurement_mismatch
 from .request import open_arcb
 
 __all__ = [
@@ -120,7 +120,7 @@ def verify_response(
     Opens the ARCB with ``arpk`` (:class:`~secexkit.errors.FormatError` or
     :class:`~secexkit.errors.CryptoError` on a bad request), recomputes the
     measurement and compares it in constant time
-    (:class:`~secexkit.attest.errors.MeasurementMismatchError` on a difference).
+    (:class:`~secexkit.errors.MeasurementMismatchError` on a difference).
     Additional data shorter than the flags demand is a
     :class:`~secexkit.errors.FormatError` even when the measurement matches.
     """
@@ -134,7 +134,7 @@ def verify_response(
         additional=response.additional,
     )
     if not bytes_eq(expected, response.measurement):
-        raise MeasurementMismatchError(
+        raise measurement_mismatch(
             f"received {len(response.measurement)} bytes, computed {len(expected)}"
         )
     fields = (

@@ -38,13 +38,13 @@ from ..formats.attestation import (
     MEASUREMENT_KEY_SIZE,
     MEASUREMENT_SIZE,
     NONCE_SIZE,
-    TAG_SIZE,
     ArcbKeySlot,
     ExchangeRequest,
     ParsedArcb,
     expected_additional_size,
     parse_arcb,
 )
+from ..formats.sizes import TAG_SIZE
 from ..secret import SecretBytes
 
 __all__ = [

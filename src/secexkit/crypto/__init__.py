@@ -14,12 +14,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..errors import CryptoError
+from ..formats.request import EXTENSION_SECRET_SIZE
+from ..formats.sizes import COORDINATE_SIZE, IV_SIZE, PUBLIC_KEY_SIZE, TAG_SIZE
 from ..secret import SecretBytes
 
-#: each affine coordinate is stored as an 80-byte big-endian integer
-COORDINATE_SIZE: Final = 80
 CURVE: Final = ec.SECP521R1()
-_ZERO_IV: Final = bytes(12)
+_ZERO_IV: Final = bytes(IV_SIZE)
 EXTENSION_SECRET_INFO: Final = b"IBM Z Ultravisor Add-Secret"
 
 
@@ -31,8 +31,8 @@ def encode_public_key(key: ec.EllipticCurvePublicKey) -> bytes:
 
 def decode_public_key(data: bytes) -> ec.EllipticCurvePublicKey:
     """Inverse of :func:`encode_public_key`; the point must lie on P-521."""
-    if len(data) != 2 * COORDINATE_SIZE:
-        raise CryptoError(f"EC coordinates must be {2 * COORDINATE_SIZE} bytes, not {len(data)}")
+    if len(data) != PUBLIC_KEY_SIZE:
+        raise CryptoError(f"EC coordinates must be {PUBLIC_KEY_SIZE} bytes, not {len(data)}")
     x = int.from_bytes(data[:COORDINATE_SIZE], "big")
     y = int.from_bytes(data[COORDINATE_SIZE:], "big")
     try:
@@ -62,10 +62,11 @@ def key_slot_kek(private_key: ec.EllipticCurvePrivateKey, peer: ec.EllipticCurve
 def wrap_key(kek: bytes, key: SecretBytes) -> tuple[bytes, bytes]:
     """AES-256-GCM with a zero IV (the KEK is single use); returns (ciphertext, tag)."""
     out = AESGCM(kek).encrypt(_ZERO_IV, key.reveal(), None)
-    return out[:-16], out[-16:]
+    return out[:-TAG_SIZE], out[-TAG_SIZE:]
 
 
 def unwrap_key(kek: bytes, wrapped: bytes, tag: bytes) -> SecretBytes:
+    """Inverse of :func:`wrap_key`; a wrong KEK or modified slot is a :class:`CryptoError`."""
     try:
         return SecretBytes(AESGCM(kek).decrypt(_ZERO_IV, wrapped + tag, None))
     except InvalidTag:
@@ -78,6 +79,7 @@ def gcm_seal(key: SecretBytes, iv: bytes, aad: bytes, plaintext: bytes) -> bytes
 
 
 def gcm_open(key: SecretBytes, iv: bytes, aad: bytes, ciphertext_and_tag: bytes) -> bytes:
+    """Inverse of :func:`gcm_seal`; a failed authentication is a :class:`CryptoError`."""
     try:
         return AESGCM(key.reveal()).decrypt(iv, ciphertext_and_tag, aad)
     except InvalidTag:
@@ -88,9 +90,11 @@ def derive_extension_secret(cck: SecretBytes, header_tag: bytes) -> SecretBytes:
     """HKDF-SHA512(IKM = CCK, salt = SE-header tag, info = ASCII label, L = 32)."""
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-    hkdf = HKDF(algorithm=hashes.SHA512(), length=32, salt=header_tag, info=EXTENSION_SECRET_INFO)
+    hkdf = HKDF(algorithm=hashes.SHA512(), length=EXTENSION_SECRET_SIZE, salt=header_tag,
+                info=EXTENSION_SECRET_INFO)
     return SecretBytes(hkdf.derive(cck.reveal()))
 
 
 def generate_customer_key() -> ec.EllipticCurvePrivateKey:
+    """A fresh customer key on secp521r1 (one per request or header)."""
     return ec.generate_private_key(CURVE)

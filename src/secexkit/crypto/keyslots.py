@@ -10,17 +10,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Final, Protocol
+from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from .. import crypto
-from ..errors import CryptoError
-from ..formats.request import KeySlot
+from ..errors import CryptoError, InputError
+from ..formats.keyslot import KeySlot
+from ..formats.request import MAX_HOST_KEYS
+from ..formats.sizes import IV_SIZE, PROTECTION_KEY_SIZE
 from ..secret import SecretBytes
 
-IV_SIZE: Final = 12
-PROTECTION_KEY_SIZE: Final = 32
+__all__ = [
+    "EnvelopeKeys",
+    "SlotRecipient",
+    "check_host_key_count",
+    "open_key_slot",
+    "seal_key_slots",
+]
 
 
 class SlotRecipient(Protocol):
@@ -47,9 +54,9 @@ class EnvelopeKeys:
     def __init__(self, iv: bytes, customer_key: ec.EllipticCurvePrivateKey,
                  protection_key: SecretBytes) -> None:
         if len(iv) != IV_SIZE:
-            raise ValueError("the IV must be 12 bytes")
+            raise ValueError(f"the IV must be {IV_SIZE} bytes")
         if len(protection_key) != PROTECTION_KEY_SIZE:
-            raise ValueError("the protection key must be 32 bytes")
+            raise ValueError(f"the protection key must be {PROTECTION_KEY_SIZE} bytes")
         if not isinstance(customer_key.curve, ec.SECP521R1):
             raise ValueError("the customer key must be on secp521r1")
         self.iv = iv
@@ -69,6 +76,21 @@ class EnvelopeKeys:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(<random, single use>)"
+
+
+def check_host_key_count(count: int, maximum: int = MAX_HOST_KEYS,
+                         what: str = "an add-secret request") -> None:
+    """Refuse no host key, or more than ``maximum`` (one key slot each) for ``what``.
+
+    The one check for requests (``maximum`` 255) and SE headers (95).  An
+    :class:`InputError` (exit code 1), as the reference reports both.
+    """
+    if count == 0:
+        raise InputError("No host-key provided", f"{what} needs at least one")
+    if count > maximum:
+        raise InputError(
+            f"Too many host-keys provided: {count} > {maximum}, the most {what} can carry"
+        )
 
 
 def seal_key_slots(keys: EnvelopeKeys, host_keys: Sequence[SlotRecipient]) -> list[KeySlot]:

@@ -26,6 +26,7 @@ from typing import Final, NamedTuple
 
 from ..errors import FormatError
 from ._layout import Layout, raw, u
+from .sizes import CUID_SIZE, IV_SIZE, TAG_SIZE
 
 __all__ = [
     "ADDITIONAL_DATA_ITEMS",
@@ -79,8 +80,6 @@ MEASUREMENT_KEY_SIZE: Final = 64
 NONCE_SIZE: Final = 16
 #: the HMAC-SHA512 measurement the ultravisor returns
 MEASUREMENT_SIZE: Final = 64
-TAG_SIZE: Final = 16
-IV_SIZE: Final = 12
 GENERIC_HEADER_SIZE: Final = 0x30
 MAX_KEY_SLOTS: Final = 255
 
@@ -125,7 +124,6 @@ ARCB_MAX_SIZE: Final = 0x100000
 MEASUREMENT_MAX_SIZE: Final = 0x8000
 ADDITIONAL_MAX_SIZE: Final = 0x8000
 USER_DATA_MAX_SIZE: Final = 0x100
-CUID_SIZE: Final = 16
 
 NOT_AN_ARCB: Final = "Input does not contain an attestation request"
 ARCB_TOO_SMALL: Final = "Provided binary request is too small"

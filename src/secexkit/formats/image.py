@@ -106,6 +106,8 @@ def parse_short_psw(data: bytes) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class IpibComponent:
+    """One secured component as the IPIB lists it."""
+
     tweak_prefix: int
     address: int
     length: int
@@ -121,9 +123,11 @@ class Ipib:
 
     @property
     def size(self) -> int:
+        """Bytes of the whole block, fixed part and components."""
         return IPIB_FIXED.size + IPIB_COMPONENT.size * len(self.components)
 
     def to_bytes(self) -> bytes:
+        """The wire form (the writer side of :func:`parse_ipib`)."""
         fixed = IPIB_FIXED.pack(
             {
                 "length": self.size,

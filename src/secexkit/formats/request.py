@@ -14,20 +14,64 @@ from typing import Final, NamedTuple
 
 from ..errors import FormatError
 from ._layout import Layout, raw, u
+from .keyslot import KEY_SLOT, KeySlot, parse_key_slots
+from .sizes import (
+    COMPONENT_DIGEST_SIZE,
+    CUID_SIZE,
+    IV_SIZE,
+    PUBLIC_KEY_SIZE,
+    SECRET_ID_SIZE,
+    TAG_SIZE,
+)
+
+__all__ = [
+    "ADD_SECRET_FLAGS",
+    "ASRCB_BODY",
+    "ASRCB_MAGIC",
+    "ASRCB_VERSION_1",
+    "ASSOCIATION_SECRET_SIZE",
+    "EXTENSION_SECRET_SIZE",
+    "FLAG_DISABLE_DUMP",
+    "GENERIC_HEADER",
+    "KEY_SLOT",
+    "KEY_SLOTS_OFFSET",
+    "MAX_HOST_KEYS",
+    "MAX_REQUEST_SIZE",
+    "NOT_A_REQUEST",
+    "SECRET_HEADER",
+    "SHORT_SECRET_HEADER_SIZE",
+    "USER_DATA_OFFSET",
+    "USER_DATA_SIZE",
+    "KeySlot",
+    "ParsedRequest",
+    "SecretType",
+    "UserDataType",
+    "check_request_frame",
+    "parse_request",
+    "secret_header_size",
+]
 
 ASRCB_MAGIC: Final = b"asrcbM"
 ASRCB_VERSION_1: Final = 0x100
-TAG_SIZE: Final = 16
-IV_SIZE: Final = 12
+#: the most key slots (host keys) a request can carry (the count is one byte)
 MAX_HOST_KEYS: Final = 255
 #: the largest request the ultravisor device accepts
 MAX_REQUEST_SIZE: Final = 0x100000
+#: the secret that follows the payload in the encrypted part (zero when unused)
+EXTENSION_SECRET_SIZE: Final = 32
+#: the payload of an association secret
+ASSOCIATION_SECRET_SIZE: Final = 32
+
+#: the add-secret flag that stops the hypervisor from dumping the guest (MSB0 bit 0)
+FLAG_DISABLE_DUMP: Final = 1 << 63
+#: request flags by their ``--flag`` name
+ADD_SECRET_FLAGS: Final[dict[str, int]] = {"disable-dump": FLAG_DISABLE_DUMP}
 
 GENERIC_HEADER = Layout(
     "request header",
     0x30,
     [
-        raw("magic", 0x00, 6),
+        raw("magic", 0x00, len(ASRCB_MAGIC)),
         u("user_data_type", 0x06, 2),
         u("version", 0x08, 4),
         u("length", 0x0C, 4),
@@ -44,42 +88,32 @@ ASRCB_BODY = Layout(
     [
         *GENERIC_HEADER.fields,
         u("flags", 0x030, 8),
-        raw("pld", 0x038, 64),
-        raw("ald", 0x078, 64),
-        raw("tld", 0x0B8, 64),
-        raw("header_tag", 0x0F8, 16),
-        raw("cuid", 0x108, 16),
+        raw("pld", 0x038, COMPONENT_DIGEST_SIZE),
+        raw("ald", 0x078, COMPONENT_DIGEST_SIZE),
+        raw("tld", 0x0B8, COMPONENT_DIGEST_SIZE),
+        raw("header_tag", 0x0F8, TAG_SIZE),
+        raw("cuid", 0x108, CUID_SIZE),
         raw("user_data", 0x218, 0x200),
-        raw("customer_public_key", 0x418, 160),
+        raw("customer_public_key", 0x418, PUBLIC_KEY_SIZE),
     ],
 )
 
-KEY_SLOT = Layout(
-    "key slot",
-    0x50,
-    [
-        raw("host_key_hash", 0x00, 32),
-        raw("wrapped_key", 0x20, 32),
-        raw("tag", 0x40, 16),
-    ],
-)
-
-#: Secret header of meta secrets (no ID) is the first 16 bytes of this layout.
+#: Secret header after the key slots.  Meta secrets carry only its first
+#: :data:`SHORT_SECRET_HEADER_SIZE` bytes (no ID).
 SECRET_HEADER = Layout(
     "secret header",
     0x30,
     [
         u("secret_type", 0x02, 2),
         u("secret_length", 0x04, 4),
-        raw("secret_id", 0x10, 32),
+        raw("secret_id", 0x10, SECRET_ID_SIZE),
     ],
 )
-SHORT_SECRET_HEADER_SIZE: Final = 0x10
+SHORT_SECRET_HEADER_SIZE: Final = SECRET_HEADER.offset("secret_id")
 
 USER_DATA_OFFSET: Final = ASRCB_BODY.offset("user_data")
 USER_DATA_SIZE: Final = ASRCB_BODY["user_data"].size
 KEY_SLOTS_OFFSET: Final = ASRCB_BODY.size
-EXTENSION_SECRET_SIZE: Final = 32
 
 
 def secret_header_size(secret_type: int) -> int:
@@ -108,34 +142,6 @@ class SecretType(enum.IntEnum):
     UPDATE_CCK = 0x0016
 
 
-#: Display names of the listable secret types, as in the reference (list, PEM, YAML).
-SECRET_TYPE_NAMES: Final[dict[int, str]] = {
-    SecretType.ASSOCIATION: "Association",
-    SecretType.PLAINTEXT: "PLAINTEXT",
-    SecretType.AES_128: "AES-128-KEY",
-    SecretType.AES_192: "AES-192-KEY",
-    SecretType.AES_256: "AES-256-KEY",
-    SecretType.AES_XTS_128: "AES-XTS-128-KEY",
-    SecretType.AES_XTS_256: "AES-XTS-256-KEY",
-    SecretType.HMAC_SHA_256: "HMAC-SHA-256-KEY",
-    SecretType.HMAC_SHA_512: "HMAC-SHA-512-KEY",
-    SecretType.EC_SECP256R1: "EC-SECP256R1-PRIVATE-KEY",
-    SecretType.EC_SECP384R1: "EC-SECP384R1-PRIVATE-KEY",
-    SecretType.EC_SECP521R1: "EC-SECP521R1-PRIVATE-KEY",
-    SecretType.EC_ED25519: "EC-ED25519-PRIVATE-KEY",
-    SecretType.EC_ED448: "EC-ED448-PRIVATE-KEY",
-}
-
-
-def secret_type_name(secret_type: int) -> str:
-    """Name of a secret type as the reference displays it."""
-    if secret_type in SECRET_TYPE_NAMES:
-        return SECRET_TYPE_NAMES[secret_type]
-    if secret_type in (0x0000, SecretType.META, SecretType.UPDATE_CCK):
-        return f"Invalid({secret_type:#06x})"
-    return f"Unknown({secret_type:#06x})"
-
-
 class UserDataType(enum.IntEnum):
     """Bytes 6..7 of the request magic: what the user-data field holds."""
 
@@ -147,43 +153,24 @@ class UserDataType(enum.IntEnum):
 
     @property
     def display(self) -> str:
-        return _USER_DATA_DISPLAY[self]
+        """The reference's name of the type (:data:`secexkit.formats.names.USER_DATA_TYPE_NAMES`)."""
+        from .names import user_data_type_name
+
+        return user_data_type_name(self)
 
     @property
     def max_data_size(self) -> int:
+        """How many bytes of the field are data; the rest is the signature area."""
         return _USER_DATA_MAX[self]
 
 
-_USER_DATA_DISPLAY: Final = {
-    UserDataType.NULL: "None",
-    UserDataType.UNSIGNED: "unsigned",
-    UserDataType.SIGNED_EC_SECP521R1: "ECDSA signed",
-    UserDataType.SIGNED_RSA_2048: "RSA 2048 signed",
-    UserDataType.SIGNED_RSA_3072: "RSA 3072 signed",
-}
 _USER_DATA_MAX: Final = {
     UserDataType.NULL: 0,
-    UserDataType.UNSIGNED: 512,
+    UserDataType.UNSIGNED: USER_DATA_SIZE,
     UserDataType.SIGNED_EC_SECP521R1: 256,
     UserDataType.SIGNED_RSA_2048: 256,
     UserDataType.SIGNED_RSA_3072: 128,
 }
-
-
-class KeySlot(NamedTuple):
-    host_key_hash: bytes
-    wrapped_key: bytes
-    tag: bytes
-
-    def to_bytes(self) -> bytes:
-        return KEY_SLOT.pack(
-            {"host_key_hash": self.host_key_hash, "wrapped_key": self.wrapped_key, "tag": self.tag}
-        )
-
-    @classmethod
-    def from_bytes(cls, data: bytes | memoryview, offset: int = 0) -> KeySlot:
-        v = KEY_SLOT.unpack(data, offset)
-        return cls(bytes(v["host_key_hash"]), bytes(v["wrapped_key"]), bytes(v["tag"]))
 
 
 class ParsedRequest(NamedTuple):
@@ -211,10 +198,12 @@ class ParsedRequest(NamedTuple):
 
     @property
     def aad(self) -> bytes:
+        """The authenticated plaintext part: everything before the ciphertext."""
         return self.raw[: self.aad_size]
 
     @property
     def ciphertext(self) -> bytes:
+        """The encrypted part (without the tag)."""
         return self.raw[self.aad_size : self.aad_size + self.encrypted_size]
 
 
@@ -228,9 +217,10 @@ def check_request_frame(data: bytes) -> UserDataType:
     reference, a request shorter than its length field is rejected instead of
     crashing.
     """
-    if len(data) < 8 or data[:6] != ASRCB_MAGIC:
+    if (len(data) < GENERIC_HEADER["user_data_type"].end
+            or data[GENERIC_HEADER.slice("magic")] != ASRCB_MAGIC):
         raise FormatError(NOT_A_REQUEST)
-    raw_type = int.from_bytes(data[6:8], "big")
+    raw_type = GENERIC_HEADER.get_int(data, "user_data_type")
     try:
         user_data_type = UserDataType(raw_type)
     except ValueError:
@@ -276,23 +266,22 @@ def parse_request(data: bytes) -> ParsedRequest:
     secret_hdr_off = KEY_SLOTS_OFFSET + nks * KEY_SLOT.size
     if len(data) < secret_hdr_off + SHORT_SECRET_HEADER_SIZE:
         raise FormatError(NOT_A_REQUEST, f"{nks} key slots do not fit in {len(data)} bytes")
-    secret_type = int.from_bytes(data[secret_hdr_off + 2 : secret_hdr_off + 4], "big")
+    secret_type = SECRET_HEADER.get_int(data, "secret_type", secret_hdr_off)
     hdr_size = secret_header_size(secret_type)
     aad_size = secret_hdr_off + hdr_size
     if aad_size + sea + TAG_SIZE != len(data):
         raise FormatError(
             NOT_A_REQUEST,
-            f"sizes do not add up: {aad_size} (plaintext) + {sea} (encrypted) + 16 != {len(data)}",
+            f"sizes do not add up: {aad_size} (plaintext) + {sea} (encrypted) + {TAG_SIZE} "
+            f"!= {len(data)}",
         )
-    secret_length = int.from_bytes(data[secret_hdr_off + 4 : secret_hdr_off + 8], "big")
+    secret_length = SECRET_HEADER.get_int(data, "secret_length", secret_hdr_off)
     secret_id = (
-        bytes(data[secret_hdr_off + 0x10 : secret_hdr_off + 0x30])
+        bytes(SECRET_HEADER.unpack(data, secret_hdr_off)["secret_id"])
         if hdr_size == SECRET_HEADER.size
         else None
     )
-    slots = tuple(
-        KeySlot.from_bytes(data, KEY_SLOTS_OFFSET + i * KEY_SLOT.size) for i in range(nks)
-    )
+    slots = parse_key_slots(data, KEY_SLOTS_OFFSET, nks)
 
     def b(name: str) -> bytes:
         return bytes(body[name])

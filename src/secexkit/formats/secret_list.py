@@ -14,7 +14,8 @@ from typing import Final
 
 from ..errors import FormatError
 from ._layout import Layout, raw, u
-from .request import secret_type_name
+from .names import secret_type_name
+from .sizes import SECRET_ID_SIZE
 
 __all__ = [
     "LIST_ENTRY",
@@ -45,7 +46,7 @@ LIST_ENTRY = Layout(
         u("secret_type", 0x02, 2),
         u("length", 0x04, 4),
         raw("reserved_08", 0x08, 8),
-        raw("secret_id", 0x10, 32),
+        raw("secret_id", 0x10, SECRET_ID_SIZE),
     ],
 )
 
@@ -72,14 +73,16 @@ class SecretEntry:
     reserved: bytes = bytes(8)
 
     def __post_init__(self) -> None:
-        if len(self.secret_id) != 32:
-            raise ValueError("a secret ID is 32 bytes")
+        if len(self.secret_id) != SECRET_ID_SIZE:
+            raise ValueError(f"a secret ID is {SECRET_ID_SIZE} bytes")
 
     @property
     def type_name(self) -> str:
+        """The reference's display name of the secret type."""
         return secret_type_name(self.secret_type)
 
     def to_bytes(self) -> bytes:
+        """The 48-byte wire form."""
         return LIST_ENTRY.pack(
             {
                 "index": self.index,
@@ -118,6 +121,7 @@ class SecretList:
 
     @classmethod
     def of(cls, entries: Iterable[SecretEntry]) -> SecretList:
+        """A complete list (total = number of entries)."""
         items = tuple(entries)
         return cls(len(items), items)
 
@@ -181,7 +185,7 @@ def parse_secret_list(data: bytes | bytearray | memoryview, source: str = "secre
     """
     if len(data) < LIST_HEADER.size:
         raise FormatError(
-            f"Cannot decode the {source}: {len(data)} bytes, the header alone has 16"
+            f"Cannot decode the {source}: {len(data)} bytes, the header alone has {LIST_HEADER.size}"
         )
     header = LIST_HEADER.unpack(data)
     stored = int(header["stored"])

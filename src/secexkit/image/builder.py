@@ -34,11 +34,11 @@ from ..formats.image import (
     short_psw,
 )
 from ..formats.se_header import IMAGE_METADATA, IMAGE_METADATA_MAGIC, IMAGE_METADATA_OFFSET
+from ..formats.sizes import PAGE_SIZE
 from ..hostkeys import HostKey
 from ..secret import SecretBytes
 from .bootloader import BootLoaders
 from .components import (
-    PAGE_SIZE,
     CmdlineSource,
     ComponentEncryptor,
     ComponentKind,
@@ -52,7 +52,7 @@ from .header import (
     HeaderKeys,
     HeaderSecrets,
     build_se_header,
-    check_host_key_count,
+    check_header_host_key_count,
     expected_header_size,
 )
 from .output import AtomicOutput
@@ -223,7 +223,7 @@ def create_image(output: str | os.PathLike[str], inputs: ImageInputs, options: I
                  loaders: BootLoaders, *,
                  progress: Callable[[int], None] | None = None) -> ImageResult:
     """Build the image; nothing is left at ``output`` (or ``output.part``) on failure."""
-    check_host_key_count(len(options.host_keys))
+    check_header_host_key_count(len(options.host_keys))
     if options.cck is not None and len(options.cck) != CCK_SIZE:
         raise InputError(f"The CCK must be {CCK_SIZE} bytes, not {len(options.cck)}")
     if options.image_key is not None and len(options.image_key) != IMAGE_KEY_SIZE:

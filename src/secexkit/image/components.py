@@ -15,80 +15,61 @@ GIL, so the work spreads over the cores.
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import logging
 import os
 import queue
 import struct
-import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Final, Protocol
+from typing import BinaryIO, Final, Protocol
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
-from ..errors import CryptoError, InputError
+from ..crypto.xts import batch_cipher
+from ..errors import InputError
+from ..formats.sizes import PAGE_SIZE
+from ..formats.tweak import COMPONENT_TWEAK, TWEAK_PREFIX_SIZE, ComponentKind
 from ..secret import SecretBytes
 from .header import ComponentDigests
 
+__all__ = [
+    "BATCH_PAGES",
+    "DROP_BEHIND_WINDOWS",
+    "PIPELINE_DEPTH",
+    "WRITE_BEHIND_BYTES",
+    "CmdlineSource",
+    "ComponentEncryptor",
+    "ComponentKind",
+    "PageSource",
+    "Progress",
+    "SecuredComponent",
+    "new_tweak_base",
+    "padded_size",
+    "page_tweak",
+]
+
 log = logging.getLogger(__name__)
 
-PAGE_SIZE: Final = 0x1000
 #: pages per pipeline batch (1 MiB)
 BATCH_PAGES: Final = 256
 #: output buffers in flight between the encrypting and the writing thread
 PIPELINE_DEPTH: Final = 4
 _TWEAK_MODULUS: Final = 1 << 128
-#: GIL switch interval while streaming.  With CPython's default of 5 ms the
-#: hashing thread, done with a 1 MiB buffer in about 1.3 ms, waits up to 5 ms
-#: for the encrypting thread to hand the GIL back, and the pipeline runs at
-#: a third of its speed (ADR 0022).
-SWITCH_INTERVAL: Final = 0.001
-
-
-class ComponentKind(enum.IntEnum):
-    """Image components; the value is the tweak prefix (first two tweak bytes)."""
-
-    SHORT_PSW = 10
-    IMAGE_METADATA = 20
-    STAGE3A = 30
-    KERNEL = 40
-    RAMDISK = 50
-    CMDLINE = 60
-    STAGE3B = 70
-    SE_HEADER = 80
-    IPIB = 90
-
-    @property
-    def label(self) -> str:
-        return _LABELS[self]
-
-
-_LABELS: Final = {
-    ComponentKind.SHORT_PSW: "short PSW",
-    ComponentKind.IMAGE_METADATA: "Image metadata",
-    ComponentKind.STAGE3A: "stage3a",
-    ComponentKind.KERNEL: "Linux kernel",
-    ComponentKind.RAMDISK: "ramdisk",
-    ComponentKind.CMDLINE: "kernel cmdline",
-    ComponentKind.STAGE3B: "stage3b",
-    ComponentKind.SE_HEADER: "Secure Execution header",
-    ComponentKind.IPIB: "IPIB",
-}
 
 
 def new_tweak_base(kind: ComponentKind, random6: bytes | None = None) -> bytes:
-    """``prefix (u16) || 6 random bytes || page offset 0 (u64)``."""
-    rand = os.urandom(6) if random6 is None else random6
-    if len(rand) != 6:
-        raise ValueError("the random part of a tweak is 6 bytes")
-    return int(kind).to_bytes(2, "big") + rand + bytes(8)
+    """``kind (u16) || 6 random bytes || page offset 0 (u64)`` (:data:`COMPONENT_TWEAK`)."""
+    size = COMPONENT_TWEAK["random"].size
+    rand = os.urandom(size) if random6 is None else random6
+    if len(rand) != size:
+        raise ValueError(f"the random part of a tweak is {size} bytes")
+    return COMPONENT_TWEAK.pack({"kind": int(kind), "random": rand, "page_offset": 0})
 
 
 def page_tweak(base: bytes, page: int) -> bytes:
-    return ((int.from_bytes(base, "big") + page * PAGE_SIZE) % _TWEAK_MODULUS).to_bytes(16, "big")
+    """The tweak of page ``page``: ``base + page * 4096`` modulo 2**128."""
+    return ((int.from_bytes(base, "big") + page * PAGE_SIZE) % _TWEAK_MODULUS).to_bytes(
+        COMPONENT_TWEAK.size, "big")
 
 
 def padded_size(size: int) -> int:
@@ -98,6 +79,8 @@ def padded_size(size: int) -> int:
 
 @dataclass(frozen=True)
 class SecuredComponent:
+    """Where one component landed in the image and with which tweak."""
+
     kind: ComponentKind
     address: int
     size: int
@@ -108,15 +91,19 @@ class SecuredComponent:
     @property
     def tweak_prefix(self) -> int:
         """The first 8 tweak bytes as u64 (what the IPIB lists)."""
-        return int.from_bytes(self.tweak[:8], "big")
+        return int.from_bytes(self.tweak[:TWEAK_PREFIX_SIZE], "big")
 
     @property
     def end(self) -> int:
+        """The first address after the component."""
         return self.address + self.size
 
 
 class PageSource(Protocol):
-    def readinto(self, buffer: memoryview, /) -> int | None: ...
+    """Anything with ``readinto`` (files, :class:`CmdlineSource`)."""
+
+    def readinto(self, buffer: memoryview, /) -> int | None:
+        """Read into ``buffer``; 0 or None at the end."""
 
 
 class CmdlineSource:
@@ -128,6 +115,7 @@ class CmdlineSource:
         self._done = False
 
     def readinto(self, buffer: memoryview, /) -> int:
+        """Fill ``buffer`` from the file, then the NUL; 0 at the end."""
         if self._done or len(buffer) == 0:
             return 0
         count = self._stream.readinto(buffer) or 0
@@ -152,135 +140,6 @@ def _fill(source: PageSource, buffer: memoryview) -> int:
     return total
 
 
-PageFunction = Callable[[bytes, memoryview, memoryview], object]
-
-
-def _public_xts(key: bytes, decrypt: bool) -> PageFunction:
-    algorithm = algorithms.AES(key)
-
-    def run(tweak: bytes, src: memoryview, dst: memoryview) -> object:
-        cipher = Cipher(algorithm, modes.XTS(tweak))
-        context = cipher.decryptor() if decrypt else cipher.encryptor()
-        context.update_into(src, dst)
-        return context.finalize()
-
-    return run
-
-
-#: tweaks of the self-test: zero, small, a carry into the upper half, all ones, and
-#: random-looking ones, so that a stale, cached, truncated or byte-swapped tweak shows
-_PROBE_TWEAKS: Final = (
-    bytes(16),
-    bytes(range(16)),
-    (0x0028_0102_0304_0506 << 64 | 0xFFFF_FFFF_FFFF_F000).to_bytes(16, "big"),
-    b"\xff" * 16,
-    bytes.fromhex("003c9a7e51c2d4e80000000000001000"),
-    bytes(range(16, 32)),
-)
-
-
-def _self_test(fast: PageFunction, batch: BatchFunction, public: PageFunction) -> bool:
-    """Both private paths (single page and batch) give the public API's bytes for every
-    probe tweak, on pages whose content differs."""
-    count = len(_PROBE_TWEAKS)
-    sources = [memoryview(bytes([i]) * 16 + bytes(range(256)) * 15 + bytes(range(240)))
-               for i in range(count)]
-    expected = []
-    for tweak, src in zip(_PROBE_TWEAKS, sources, strict=True):
-        out = bytearray(PAGE_SIZE + 16)
-        public(tweak, src, memoryview(out))
-        expected.append(bytes(out[:PAGE_SIZE]))
-    if len(set(expected)) != count:  # the tweak must matter
-        return False
-    for tweak, src, want in zip(_PROBE_TWEAKS, sources, expected, strict=True):
-        out = bytearray(PAGE_SIZE + 16)
-        fast(tweak, src, memoryview(out))
-        if out[:PAGE_SIZE] != want:
-            return False
-    outs = [bytearray(PAGE_SIZE + 16) for _ in range(count)]
-    batch(list(_PROBE_TWEAKS), sources, [memoryview(o) for o in outs])
-    return all(o[:PAGE_SIZE] == want for o, want in zip(outs, expected, strict=True))
-
-
-def _private_constructor(decrypt: bool) -> Callable[[object, object], Any]:
-    """cryptography's internal ``create_{en,de}cryption_ctx(algorithm, mode)``."""
-    from cryptography.hazmat.bindings._rust import openssl as rust_openssl
-
-    ciphers: Any = rust_openssl.ciphers
-    create: Callable[[object, object], Any] = (ciphers.create_decryption_ctx if decrypt
-                                               else ciphers.create_encryption_ctx)
-    return create
-
-
-def _fast_xts(key: bytes, decrypt: bool) -> PageFunction | None:
-    """The same cipher through cryptography's context constructor, without the
-    per-call Python validation of ``Cipher``/``XTS`` (about 4x less overhead per
-    page).  Both the single-page and the batch function are checked against the
-    public API for several tweaks before use (ADR 0022); None if unavailable or
-    different."""
-    try:
-        create = _private_constructor(decrypt)
-        algorithm = algorithms.AES(key)
-        mode = modes.XTS(bytes(16))
-        modes.XTS.validate_for_algorithm(mode, algorithm)
-
-        def run(tweak: bytes, src: memoryview, dst: memoryview) -> object:
-            mode._tweak = tweak
-            context = create(algorithm, mode)
-            context.update_into(src, dst)
-            return context.finalize()
-
-        def run_batch(tweaks: Sequence[bytes], srcs: Sequence[memoryview],
-                      dsts: Sequence[memoryview]) -> None:
-            # the hot loop of pvimg create: kept free of any extra call level
-            for tweak, src, dst in zip(tweaks, srcs, dsts, strict=False):
-                mode._tweak = tweak
-                context = create(algorithm, mode)
-                context.update_into(src, dst)
-                context.finalize()
-
-        if not _self_test(run, run_batch, _public_xts(key, decrypt)):
-            log.info("cryptography's cipher context differs from its public API; "
-                        "using the public API (slower)")
-            return None
-        run.batch = run_batch  # type: ignore[attr-defined]
-        return run
-    except Exception:  # any incompatibility: use the public API
-        log.debug("fast XTS path unavailable, using the public cryptography API")
-        return None
-
-
-BatchFunction = Callable[[Sequence[bytes], Sequence[memoryview], Sequence[memoryview]], None]
-
-
-def batch_cipher(key: SecretBytes, *, decrypt: bool = False) -> BatchFunction:
-    """Like :func:`page_cipher`, for ``(tweaks, src_pages, dst_pages)`` of one batch."""
-    page = page_cipher(key, decrypt=decrypt)
-    fast: BatchFunction | None = getattr(page, "batch", None)
-    if fast is not None:
-        return fast
-
-    def run_batch(tweaks: Sequence[bytes], srcs: Sequence[memoryview],
-                  dsts: Sequence[memoryview]) -> None:
-        for tweak, src, dst in zip(tweaks, srcs, dsts, strict=False):
-            page(tweak, src, dst)
-
-    return run_batch
-
-
-def page_cipher(key: SecretBytes, *, decrypt: bool = False) -> PageFunction:
-    """A function ``(tweak, src_page, dst) -> _`` running AES-256-XTS on one page.
-
-    ``dst`` must have 15 spare bytes after the page (cryptography's rule).
-    """
-    raw = key.reveal()
-    if len(raw) != 64:
-        raise CryptoError(f"The image key must be 64 bytes, not {len(raw)}")
-    if raw[:32] == raw[32:]:
-        raise CryptoError("The image key is unusable for AES-XTS: both halves are equal")
-    return _fast_xts(raw, decrypt) or _public_xts(raw, decrypt)
-
-
 Progress = Callable[[int], None]
 
 
@@ -291,7 +150,8 @@ class _Stage(threading.Thread):
     """One pipeline stage: apply ``work`` to each buffer in order, then pass it on.
 
     After an error the stage keeps passing buffers on (so nobody waits forever)
-    but does no more work; the error is reported by the encryptor.
+    but does no more work; the error is reported by the encryptor.  ``taken`` is
+    released each time the stage takes a buffer (see :meth:`ComponentEncryptor.add`).
     """
 
     def __init__(self, name: str, work: Callable[[memoryview], object],
@@ -300,11 +160,13 @@ class _Stage(threading.Thread):
         self.work = work
         self.forward = forward
         self.jobs: queue.Queue[Job] = queue.Queue()
+        self.taken = threading.Semaphore(0)
         self.error: BaseException | None = None
 
     def run(self) -> None:
         while True:
             job = self.jobs.get()
+            self.taken.release()
             if job is not None and self.error is None:
                 buffer, size = job
                 try:
@@ -410,13 +272,10 @@ class ComponentEncryptor:
         self._hash_stage.start()
         self._closed = False
         self.components: list[SecuredComponent] = []
-        self._saved_switch_interval: float | None = None
-        if sys.getswitchinterval() > SWITCH_INTERVAL:
-            self._saved_switch_interval = sys.getswitchinterval()
-            sys.setswitchinterval(SWITCH_INTERVAL)
 
     @property
     def next_address(self) -> int:
+        """Where the next component will start."""
         return self._next
 
     def _recycle(self, job: Job) -> None:
@@ -437,10 +296,11 @@ class ComponentEncryptor:
         if self._closed:
             raise ValueError("the component encryptor is already finished")
         base = tweak if tweak is not None else new_tweak_base(kind)
-        if len(base) != 16:
-            raise ValueError("a component tweak is 16 bytes")
+        if len(base) != COMPONENT_TWEAK.size:
+            raise ValueError(f"a component tweak is {COMPONENT_TWEAK.size} bytes")
         address = self._next
         base_int = int.from_bytes(base, "big")
+        tweak_size = COMPONENT_TWEAK.size
         in_view = memoryview(self._input)
         original = 0
         page_index = 0
@@ -463,7 +323,7 @@ class ComponentEncryptor:
             out = self._free.get()
             out_view = memoryview(out)
             tweaks = [
-                ((base_int + (page_index + i) * PAGE_SIZE) % _TWEAK_MODULUS).to_bytes(16, "big")
+                ((base_int + (page_index + i) * PAGE_SIZE) % _TWEAK_MODULUS).to_bytes(tweak_size, "big")
                 for i in range(pages)
             ]
             if cipher is None:
@@ -471,6 +331,15 @@ class ComponentEncryptor:
             else:
                 cipher(tweaks, self._in_pages, self._out_pages[id(out)])
             self._hash_stage.jobs.put((out, used))
+            # Wait until the hashing thread has taken the batch.  This thread holds
+            # the GIL while it encrypts; a thread coming back from hashlib or a write
+            # would otherwise wait for the interpreter's switch interval (5 ms by
+            # default, several batches' time) before it gets the GIL back.  Blocking
+            # here hands it over once per batch, without changing the process-wide
+            # switch interval (ADR 0061).
+            while not self._hash_stage.taken.acquire(timeout=1.0):
+                if not self._hash_stage.is_alive():
+                    raise RuntimeError("the image hashing thread stopped unexpectedly")
             self._tld.update(b"".join(tweaks))
             first = address + page_index * PAGE_SIZE
             self._ald.update(struct.pack(f">{pages}Q", *range(first, first + used, PAGE_SIZE)))
@@ -494,8 +363,6 @@ class ComponentEncryptor:
             self._hash_stage.jobs.put(None)
             self._hash_stage.join()
             self._write_stage.join()
-            if self._saved_switch_interval is not None:
-                sys.setswitchinterval(self._saved_switch_interval)
 
     def finish(self) -> ComponentDigests:
         """Wait for the output and return PLD, ALD, TLD and the page count."""

@@ -16,26 +16,26 @@ from typing import Final
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from .. import crypto
-from ..crypto.keyslots import EnvelopeKeys, open_key_slot, seal_key_slots
-from ..errors import CryptoError, InputError
+from ..crypto.keyslots import EnvelopeKeys, check_host_key_count, open_key_slot, seal_key_slots
+from ..errors import CryptoError
 from ..formats.se_header import (
+    IMAGE_KEY_SIZE,
     KEY_SLOTS_OFFSET,
     MAX_SE_HEADER_KEY_SLOTS,
     SE_HEADER_SECRETS_V1,
-    TAG_SIZE,
     SeHeader,
     pack_se_header_aad,
     parse_se_header,
+    se_header_size,
 )
+from ..formats.sizes import CCK_SIZE, PROTECTION_KEY_SIZE, TAG_SIZE
 from ..hostkeys import HostKey
 from ..secret import SecretBytes
 
 log = logging.getLogger(__name__)
 
-IV_SIZE: Final = 12
-PROTECTION_KEY_SIZE: Final = 32
-CCK_SIZE: Final = 32
-IMAGE_KEY_SIZE: Final = 64
+#: what :func:`check_host_key_count` names when a header gets too many host keys
+SE_HEADER_WHAT: Final = "one Secure Execution header"
 
 
 #: the random material of one header (IV, customer key, header protection key)
@@ -54,11 +54,12 @@ class HeaderSecrets:
 
     def __post_init__(self) -> None:
         if len(self.cck) != CCK_SIZE:
-            raise ValueError("the CCK must be 32 bytes")
+            raise ValueError(f"the CCK must be {CCK_SIZE} bytes")
         if len(self.image_key) != IMAGE_KEY_SIZE:
-            raise ValueError("the image key must be 64 bytes")
+            raise ValueError(f"the image key must be {IMAGE_KEY_SIZE} bytes")
 
     def to_bytes(self) -> bytes:
+        """The 128-byte plaintext of the encrypted area."""
         return SE_HEADER_SECRETS_V1.pack(
             {
                 "cck": self.cck.reveal(),
@@ -72,6 +73,7 @@ class HeaderSecrets:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> HeaderSecrets:
+        """Inverse of :meth:`to_bytes`; optional items are refused."""
         v = SE_HEADER_SECRETS_V1.unpack(data)
         items = int(v["optional_item_count"])
         if items != 0:
@@ -99,14 +101,9 @@ class ComponentDigests:
     page_count: int
 
 
-def check_host_key_count(count: int) -> None:
-    if count == 0:
-        raise InputError("An SE header needs at least one host key")
-    if count > MAX_SE_HEADER_KEY_SLOTS:
-        raise InputError(
-            f"Too many host keys for one Secure Execution header: {count} > "
-            f"{MAX_SE_HEADER_KEY_SLOTS}"
-        )
+def check_header_host_key_count(count: int) -> None:
+    """:func:`~secexkit.crypto.keyslots.check_host_key_count` with the SE header's limit (95)."""
+    check_host_key_count(count, MAX_SE_HEADER_KEY_SLOTS, SE_HEADER_WHAT)
 
 
 def build_se_header(
@@ -118,7 +115,7 @@ def build_se_header(
     pcf: int,
 ) -> bytes:
     """Serialize and encrypt a v1 header: one key slot per host key, in order."""
-    check_host_key_count(len(host_keys))
+    check_header_host_key_count(len(host_keys))
     slots = seal_key_slots(keys, host_keys)
     aad = pack_se_header_aad(
         iv=keys.iv,
@@ -135,8 +132,7 @@ def build_se_header(
 
 
 def expected_header_size(key_slot_count: int) -> int:
-    from ..formats.se_header import se_header_size
-
+    """Size of the header :func:`build_se_header` writes for ``key_slot_count`` host keys."""
     return se_header_size(key_slot_count)
 
 
@@ -153,7 +149,8 @@ def decrypt_se_header(header: SeHeader, protection_key: SecretBytes) -> HeaderSe
     except CryptoError:
         raise CryptoError("Failed to authenticate and decrypt the Secure Execution header") from None
     if len(plain) != SE_HEADER_SECRETS_V1.size:
-        raise CryptoError(f"SE header encrypted area has {len(plain)} bytes, expected 128")
+        raise CryptoError(f"SE header encrypted area has {len(plain)} bytes, "
+                          f"expected {SE_HEADER_SECRETS_V1.size}")
     return HeaderSecrets.from_bytes(plain)
 
 
@@ -164,18 +161,23 @@ def unwrap_protection_key(header: SeHeader, host_private_key: ec.EllipticCurvePr
 
 
 def header_contains(header: SeHeader, host_key_hash: bytes) -> bool:
+    """Whether one of the header's key slots names this host-key hash."""
     return any(slot.host_key_hash == host_key_hash for slot in header.key_slots)
 
 
 __all__ = [
+    "CCK_SIZE",
+    "IMAGE_KEY_SIZE",
     "KEY_SLOTS_OFFSET",
+    "PROTECTION_KEY_SIZE",
     "TAG_SIZE",
     "ComponentDigests",
     "HeaderKeys",
     "HeaderSecrets",
     "build_se_header",
-    "check_host_key_count",
+    "check_header_host_key_count",
     "decrypt_se_header",
+    "expected_header_size",
     "header_contains",
     "parse_se_header",
     "unwrap_protection_key",

@@ -15,8 +15,8 @@ from importlib import resources
 from typing import Any, BinaryIO, Final
 
 from ..errors import FormatError
-from ..formats.se_header import SeHeader, find_se_header_offset, parse_se_header
-from .flags import PCF_NAMES, SCF_NAMES, describe_flags
+from ..formats.names import PCF_NAMES, SCF_NAMES, describe_flags
+from ..formats.se_header import SE_HEADER_HEAD, SeHeader, find_se_header_offset, read_se_header_at
 from .header import HeaderSecrets
 
 API_LEVEL: Final = 1
@@ -34,17 +34,11 @@ def load_se_header(stream: BinaryIO, source: str) -> SeHeader:
             raise
         # the image metadata names an offset beyond what the file system allows
         raise FormatError(f"No Secure Execution header found in `{source}`") from None
-    stream.seek(offset)
-    start = stream.read(16)
-    size = int.from_bytes(start[12:16], "big") if len(start) == 16 else 0
-    if size <= 16 or size > 0x2000:
-        raise FormatError(f"Invalid Secure Execution header in `{source}`",
-                          f"header size {size:#x} at offset {offset:#x}")
-    data = start + stream.read(size - 16)
     try:
-        return parse_se_header(data)
+        return read_se_header_at(stream, offset)
     except FormatError as exc:
-        raise FormatError(f"Invalid Secure Execution header in `{source}`", str(exc)) from None
+        raise FormatError(f"Invalid Secure Execution header in `{source}`",
+                          f"{exc} (at offset {offset:#x})") from None
 
 
 def _version() -> str:
@@ -57,6 +51,7 @@ def _version() -> str:
 
 
 def meta_document(now: float | None = None) -> dict[str, Any]:
+    """The ``meta`` member of the JSON document (tool, host, time)."""
     seconds = int(time.time() if now is None else now)
     return {
         "api_level": API_LEVEL,
@@ -73,7 +68,7 @@ def header_document(header: SeHeader, *, verified: bool,
     doc: dict[str, Any] = {
         "kind": "se_hdr" if secrets is None else "decrypted_se_hdr",
         "verified": verified,
-        "magic_hex": header.raw[:8].hex(),
+        "magic_hex": header.raw[SE_HEADER_HEAD.slice("magic")].hex(),
         "version": "V1",
         "sehs": header.size,
         "iv_hex": header.iv.hex(),
@@ -104,6 +99,7 @@ def header_document(header: SeHeader, *, verified: bool,
 
 
 def json_text(data: dict[str, Any], *, minify: bool = False, now: float | None = None) -> str:
+    """The whole JSON document, pretty or minified, with a final newline."""
     document = {"meta": meta_document(now), "data": data}
     if minify:
         return json.dumps(document, separators=(",", ":")) + "\n"
@@ -161,4 +157,5 @@ def text(header: SeHeader, *, verified: bool, secrets: HeaderSecrets | None = No
 
 
 def schema_text() -> str:
+    """The ``info-v1`` JSON schema shipped with the package."""
     return resources.files("secexkit").joinpath("data", SCHEMA_RESOURCE).read_text("utf-8")

@@ -12,7 +12,6 @@ block is native-endian there).
 from __future__ import annotations
 
 import ctypes
-import enum
 import errno
 import fcntl
 import logging
@@ -23,19 +22,32 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Final
 
-from ..addsecret.retrievable import MAX_RETRIEVE_SIZE
-from ..errors import FormatError, InputError, NotAvailableError, SecexError, UltravisorError
-from ..formats._layout import Layout, u
+from ..errors import DeviceIoError, FormatError, InputError, NotAvailableError, UltravisorError
 from ..formats.request import ASRCB_MAGIC, MAX_REQUEST_SIZE, SecretType, parse_request
+from ..formats.retrievable import MAX_RETRIEVE_SIZE
 from ..formats.secret_list import SecretEntry, SecretList, format_secret_id, parse_secret_list
+from ..formats.sizes import PAGE_SIZE
+from ..formats.uvio import (
+    DEVICE_INFO,
+    IOCTL_CB,
+    LIST_PAGES,
+    RC_MORE_DATA,
+    RC_SUCCESS,
+    RETRIEVE_ARGUMENT,
+    UvIoctl,
+    ioctl_request,
+)
 from ..secret import SecretBytes
 from .se_guest import PROT_VIRT_GUEST_PATH, is_se_guest
 
 __all__ = [
     "DEVICE_INFO",
     "IOCTL_CB",
+    "LIST_PAGES",
     "MAX_RETRIEVE_SIZE",
     "PROT_VIRT_GUEST_PATH",
+    "RC_MORE_DATA",
+    "RC_SUCCESS",
     "RETRIEVE_ARGUMENT",
     "UV_DEVICE_PATH",
     "DeviceIoError",
@@ -56,50 +68,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 UV_DEVICE_PATH: Final = "/dev/uv"
-PAGE_SIZE: Final = 0x1000
-LIST_PAGES: Final = 4
-
-RC_SUCCESS: Final = 0x0001
-RC_MORE_DATA: Final = 0x0100
-
-#: ``struct uvio_ioctl_cb`` (asm/uvdevice.h)
-IOCTL_CB = Layout(
-    "uvio_ioctl_cb",
-    0x40,
-    [
-        u("flags", 0x00, 4),
-        u("uv_rc", 0x04, 2),
-        u("uv_rrc", 0x06, 2),
-        u("argument_addr", 0x08, 8),
-        u("argument_len", 0x10, 4),
-    ],
-)
-
-#: The retrieve-secret argument: the secret's index in its first two bytes on
-#: input; the ultravisor overwrites the whole buffer (at least 2 bytes) with the secret.
-RETRIEVE_ARGUMENT = Layout("retrieve secret argument", 2, [u("index", 0x00, 2)])
-
-#: ``struct uvio_uvdev_info``: two LSB0 bit masks of supported ioctl numbers
-DEVICE_INFO = Layout(
-    "uvio_uvdev_info", 0x10, [u("supp_uvio_cmds", 0x00, 8), u("supp_uv_cmds", 0x08, 8)]
-)
-
-
-class UvIoctl(enum.IntEnum):
-    """ioctl numbers of the ultravisor device."""
-
-    INFO = 0
-    ATTESTATION = 1
-    ADD_SECRET = 2
-    LIST_SECRETS = 3
-    LOCK_SECRETS = 4
-    RETRIEVE_SECRET = 5
-
-
-def ioctl_request(nr: int) -> int:
-    """``_IOWR('u', nr, struct uvio_ioctl_cb)``."""
-    read_write = 3
-    return (read_write << 30) | (IOCTL_CB.size << 16) | (ord("u") << 8) | nr
 
 
 #: ``ioctl(fd, request, control_block)``: mutates the 64-byte block in place,
@@ -159,14 +127,6 @@ def rc_message(command: UvIoctl, rc: int) -> str:
     return _COMMAND_RC.get(command, {}).get(rc, "unexpected error-code")
 
 
-class DeviceIoError(SecexError):
-    """The ioctl system call itself failed (``errno`` is set)."""
-
-    def __init__(self, message: str, err: int) -> None:
-        super().__init__(message)
-        self.errno = err
-
-
 def _not_available(what: str, reason: str) -> NotAvailableError:
     return NotAvailableError(
         f"{what} needs an s390x Secure Execution guest (/dev/uv): {reason}"
@@ -206,6 +166,7 @@ class UvDevice:
         return cls(fd, path, ioctl)
 
     def close(self) -> None:
+        """Close the device (idempotent)."""
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
@@ -271,6 +232,7 @@ class UvDeviceInfo:
     supp_uv_cmds: int | None
 
     def supports(self, command: UvIoctl) -> bool:
+        """Whether both the driver and the ultravisor support ``command``."""
         bit = 1 << command
         if not self.supp_uvio_cmds & bit:
             return False

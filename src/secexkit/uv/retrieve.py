@@ -20,7 +20,8 @@ from ..addsecret.name_yaml_reader import Yaml12Loader, parse_secret_id, parse_se
 from ..addsecret.retrievable import RETRIEVABLE_TYPES, plaintext_from_payload
 from ..addsecret.secrets import secret_id_from_name
 from ..errors import FormatError, InputError
-from ..formats.request import SecretType, secret_type_name
+from ..formats.names import secret_type_name
+from ..formats.request import SecretType
 from ..formats.secret_list import SecretEntry, SecretList, format_secret_id
 from ..secret import SecretBytes
 from .device import UvDevice, list_secrets, retrieve_secret
