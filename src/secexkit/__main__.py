@@ -6,6 +6,7 @@ import sys
 
 
 def main() -> int:
+    """Run the tool named by the first argument (``pvsecret`` when none is named)."""
     argv = sys.argv[1:]
     if argv and argv[0] in ("pvsecret", "pvimg", "genprotimg", "pvverify"):
         tool, argv = argv[0], argv[1:]

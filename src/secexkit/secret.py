@@ -20,6 +20,7 @@ class SecretBytes:
         self._value: Final = bytes(value)
 
     def reveal(self) -> bytes:
+        """The secret bytes, for the cryptographic call or 0600 file that needs them."""
         return self._value
 
     def __len__(self) -> int:

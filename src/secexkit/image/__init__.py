@@ -1,0 +1,1 @@
+"""SE images: layout, streaming component encryption, the SE header, and ``pvimg info``."""

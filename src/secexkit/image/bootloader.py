@@ -37,6 +37,7 @@ MAX_LOADER_SIZE: Final = 0x100000
 
 @dataclass(frozen=True)
 class BootLoaders:
+    """The two s390x boot loaders of an SE image and the folder they came from."""
     stage3a: bytes
     stage3b: bytes
     directory: Path
@@ -55,6 +56,7 @@ class BootLoaders:
 
 
 def candidate_directories(explicit: str | os.PathLike[str] | None = None) -> list[Path]:
+    """The folders searched for the boot loaders, in order (explicit folder, environment, distribution paths)."""
     if explicit is not None:
         return [Path(explicit)]
     found = []

@@ -92,6 +92,7 @@ class SystemTrustStore:
 
     @classmethod
     def from_environment(cls) -> SystemTrustStore:
+        """The store OpenSSL would use: ``SSL_CERT_FILE``/``SSL_CERT_DIR`` or the built-in paths."""
         try:  # the C module alone: `ssl` itself costs ~5 ms more to import
             from _ssl import get_default_verify_paths
         except ImportError:  # pragma: no cover - every CPython with OpenSSL has it
@@ -129,10 +130,12 @@ class SystemTrustStore:
                             self._add(SourcedCert(cert, path))
 
     def issuers(self, name: x509.Name) -> Sequence[SourcedCert]:
+        """The trusted certificates whose subject is ``name`` (loaded on demand)."""
         self._load_cafile(name)
         self._load_hash(name)
         return list(self._certs.get(canonical_name(name), ()))
 
     def crls(self, issuer: x509.Name) -> Sequence[SourcedCrl]:
+        """The CRLs issued by ``issuer`` (loaded on demand from the hashed directory)."""
         self._load_hash(issuer)
         return self._crls.by_issuer(issuer)

@@ -150,9 +150,11 @@ class RetrievedSecret:
 
     @property
     def is_plaintext(self) -> bool:
+        """Whether the secret is a plaintext secret (else an IBM protected key)."""
         return self.secret_type == SecretType.PLAINTEXT
 
     def to_pem(self) -> bytes:
+        """The secret as PEM: plaintext secrets, or IBM protected keys labelled with their kind."""
         if self.is_plaintext:
             return to_pem("PLAINTEXT SECRET", self.data.reveal())
         return to_pem("IBM PROTECTED KEY", self.data.reveal(),
