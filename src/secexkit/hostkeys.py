@@ -87,7 +87,7 @@ class HostKeyDocument:
 
     @cached_property
     def host_key(self) -> HostKey:
-        """The EC secp521r1 host key of the document (an :class:`~secexkit.errors.InputError` for any other key)."""
+        """The EC secp521r1 host key of the document (:class:`~secexkit.errors.InputError` if not)."""
         algorithm, parameter, point = der.spki_parts(der.certificate_spki(self.der))
         if algorithm != _EC_PUBLIC_KEY or parameter != _P521:
             kind = (_CURVE_NAMES.get(parameter or b"", "EC, unknown curve")

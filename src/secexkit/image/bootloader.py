@@ -56,7 +56,7 @@ class BootLoaders:
 
 
 def candidate_directories(explicit: str | os.PathLike[str] | None = None) -> list[Path]:
-    """The folders searched for the boot loaders, in order (explicit folder, environment, distribution paths)."""
+    """The folders searched for the boot loaders, in order: explicit, environment, distribution."""
     if explicit is not None:
         return [Path(explicit)]
     found = []
