@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import secexkit
-from tests.image_support import make_kernel, make_loaders
-from tests.keys import write_host_key_document
+from tests.support.images import make_kernel, make_loaders
+from tests.support.keys import write_host_key_document
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = Path(secexkit.__file__).resolve().parents[1]
@@ -143,19 +143,7 @@ def test_every_input_option_refuses_endless_inputs(fixtures: dict[str, str], tmp
     assert _run_child(fixtures, tmp_path, sparse_size, specs) == []
 
 
-#: read by trust/ without a bound on this branch (the trust branch routes them through
-#: fileio.read_input): /dev/zero and endless FIFOs run into the memory limit, which takes
-#: seconds, so they are not run here.  Remove both marks once the branches are merged.
-_PENDING = pytest.mark.xfail(reason="-C/--crl/--root-ca are bounded on the trust branch",
-                             strict=False)
-
-
-@pytest.mark.parametrize("kind", [
-    pytest.param("sparse", marks=_PENDING),
-    pytest.param("zero", marks=pytest.mark.xfail(reason="trust branch", run=False)),
-    pytest.param("fifo-endless", marks=pytest.mark.xfail(reason="trust branch", run=False)),
-    pytest.param("fifo-silent", marks=pytest.mark.xfail(reason="trust branch", run=False)),
-])
+@pytest.mark.parametrize("kind", ["sparse", "zero", "fifo-endless", "fifo-silent"])
 def test_trust_inputs_refuse_endless_inputs(fixtures: dict[str, str], tmp_path: Path,
                                             kind: str) -> None:
     specs = [f"{len(CASES) + index}:{kind}" for index in range(len(TRUST_CASES))]
