@@ -273,6 +273,8 @@ def test_attestation_checks(key: ec.EllipticCurvePrivateKey, image: Image) -> No
     arcb = create_attestation_request([HostKey(key.public_key())]).arcb
     assert rc_of(guest.attest, arcb, b"u" * 257) == 0x0102
     assert rc_of(guest.attest, arcb[:-1]) == 0x0107
+    assert rc_of(guest.attest, arcb[:0x20]) == 0x0107
+    assert rc_of(guest.attest, arcb[:8]) == 0x0106
     bad_version = bytearray(arcb)
     bad_version[0x0B] = 2
     assert rc_of(guest.attest, bytes(bad_version)) == 0x0106

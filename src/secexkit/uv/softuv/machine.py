@@ -442,8 +442,10 @@ class Guest:
         self._installed(Call.ATTEST)
         if len(user_data) > 256:
             raise _refuse(cmd, 0x0102)
-        if len(data) < 0x30 or _u(data, 0x08, 4) not in profile.supp_att_req_hdr_ver:
+        if len(data) < 0x0C or _u(data, 0x08, 4) not in profile.supp_att_req_hdr_ver:
             raise _refuse(cmd, 0x0106)
+        if len(data) < 0x30:
+            raise _refuse(cmd, 0x0107)
         nks, rql, sea = data[0x27], _u(data, 0x0C, 4), _u(data, 0x2C, 4)
         if rql != len(data) or sea + TAG_SIZE > rql \
                 or rql - sea - TAG_SIZE != ARCB_HEAD.size + ARCB_KEY_SLOT.size * nks:
