@@ -12,9 +12,10 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import IO, Any, NoReturn
 
+from .. import fileio
 from ..errors import InputError, SecexError, UsageError
 
 EXIT_OK = 0
@@ -110,6 +111,8 @@ def add_list_option(parser: argparse._ActionsContainer, *flags: str, **kwargs: o
 class _Formatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
+        # one line per message: names, labels and paths from inputs are escaped
+        message = fileio.printable(message)
         if record.levelno <= logging.DEBUG:
             return f"DEBUG: {message}"
         return message
@@ -128,10 +131,12 @@ def setup_logging(verbose: int, quiet: int) -> int:
 
 
 def _print_error(error: BaseException, details: Sequence[str], verbose: bool) -> None:
-    print(f"error: {error}", file=sys.stderr)
+    """The one place errors are printed: one line, control characters escaped."""
+    print(f"error: {fileio.printable(str(error))}", file=sys.stderr)
     if verbose:
         for line in details:
-            print(f"  {line}", file=sys.stderr)
+            for part in str(line).splitlines() or [""]:
+                print(f"  {fileio.printable(part)}", file=sys.stderr)
 
 
 def run(main: Callable[[argparse.Namespace], int], parser: argparse.ArgumentParser,
@@ -143,7 +148,8 @@ def run(main: Callable[[argparse.Namespace], int], parser: argparse.ArgumentPars
     logger = logging.getLogger("secexkit")
     saved = logger.handlers[:], logger.level
     try:
-        return _run(main, parser, args_list, verbose)
+        with fileio.raise_on_signals():  # SIGTERM/SIGHUP unwind like Ctrl-C: outputs cleaned up
+            return _run(main, parser, args_list, verbose)
     finally:  # leave the process as it was (the CLI may run in-process, e.g. in tests)
         logger.handlers[:], logger.level = saved[0], saved[1]
 
@@ -166,6 +172,9 @@ def _run(main: Callable[[argparse.Namespace], int], parser: argparse.ArgumentPar
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except fileio.Interrupted as exc:
+        print(f"error: terminated by signal {exc.signum}", file=sys.stderr)
+        return 128 + exc.signum
     except BrokenPipeError:
         with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the final flush
@@ -175,128 +184,31 @@ def _run(main: Callable[[argparse.Namespace], int], parser: argparse.ArgumentPar
             import traceback
 
             traceback.print_exc()
-        print(f"error: internal error ({type(exc).__name__}: {exc}); run with -v for details",
-              file=sys.stderr)
+        print(f"error: internal error ({type(exc).__name__}: {fileio.printable(str(exc))}); "
+              "run with -v for details", file=sys.stderr)
         return EXIT_ERROR
 
 
-def read_file(path: str, what: str, *, allow_stdin: bool = False, limit: int | None = None) -> bytes:
-    """Read a whole input; errors name the input and the problem."""
-    if path == "-" and allow_stdin:
-        data = sys.stdin.buffer.read() if limit is None else sys.stdin.buffer.read(limit + 1)
-    else:
-        try:
-            with open(path, "rb") as stream:
-                data = stream.read() if limit is None else stream.read(limit + 1)
-        except OSError as exc:
-            raise InputError(f"Cannot read {what} at `{path}`: {exc.strerror or exc}") from None
-    if limit is not None and len(data) > limit:
-        raise InputError(f"{what} `{path}` is larger than {limit} bytes")
-    return data
+def read_file(path: str, what: str, *, allow_stdin: bool = False,
+              limit: int = fileio.MAX_CERTIFICATE_FILE) -> bytes:
+    """Read a whole input through :func:`secexkit.fileio.read_input` (bounded by ``limit``).
+
+    The default limit is the one of a certificate or host-key document.
+    """
+    return fileio.read_input(path, what, limit, allow_stdin=allow_stdin)
 
 
 def read_exact(path: str, size: int, what: str) -> bytes:
     """A key or secret file that must have exactly ``size`` bytes."""
-    data = read_file(path, what, limit=max(size, 4096))
+    data = fileio.read_input(path, what, max(size, fileio.MAX_EXACT_KEY_FILE))
     if len(data) != size:
         raise InputError(f"{what} must be exactly {size} bytes long",
                          f"`{path}` has {len(data)} bytes")
     return data
 
 
-class Outputs:
-    """Stage every output of a command in temporary files, then rename them together.
-
-    On error (the context exits with an exception) the staged files are removed,
-    so no partial or stale output is left.  ``-`` means standard output, which
-    is written at commit time.
-    """
-
-    def __init__(self) -> None:
-        self._staged: list[tuple[str, str]] = []  # (temporary file, target)
-        self._stdout: list[bytes] = []
-
-    def add(self, path: str | os.PathLike[str], data: bytes, *, secret: bool = False,
-            overwrite: bool = True) -> None:
-        target = os.fspath(path)
-        if target == "-":
-            self._stdout.append(data)
-            return
-        if not overwrite and os.path.lexists(target):
-            raise InputError(f"Output `{target}` already exists")
-        self.check_target(target)
-        fd, tmp = _create_beside(target, 0o600 if secret else 0o666)
-        self._staged.append((tmp, target))
-        try:
-            with os.fdopen(fd, "wb") as stream:
-                stream.write(data)
-        except OSError as exc:
-            raise InputError(f"Cannot write `{target}`: {exc.strerror or exc}") from None
-
-    @staticmethod
-    def check_target(path: str | os.PathLike[str]) -> None:
-        """Fail early, before any expensive work, if ``path`` cannot become an output file."""
-        target = os.fspath(path)
-        if target == "-":
-            return
-        if os.path.isdir(target):
-            raise InputError(f"Cannot write `{target}`: it is a directory")
-        parent = os.path.dirname(target) or "."
-        if not os.path.isdir(parent):
-            raise InputError(f"Cannot create `{target}`: the directory `{parent}` does not exist")
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise InputError(f"Cannot create `{target}`: no permission to write in `{parent}`")
-
-    def commit(self) -> None:
-        for tmp, target in self._staged:
-            try:
-                os.replace(tmp, target)
-            except OSError as exc:
-                raise InputError(f"Cannot write `{target}`: {exc.strerror or exc}") from None
-        self._staged.clear()
-        for data in self._stdout:
-            sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-        self._stdout.clear()
-
-    def discard(self) -> None:
-        for tmp, _ in self._staged:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-        self._staged.clear()
-        self._stdout.clear()
-
-    @contextlib.contextmanager
-    @staticmethod
-    def transaction() -> Iterator[Outputs]:
-        outputs = Outputs()
-        try:
-            yield outputs
-            outputs.commit()
-        finally:
-            outputs.discard()
-
-
-def _create_beside(target: str, mode: int) -> tuple[int, str]:
-    """A new, exclusively created ``.NAME.<random>.part`` file in the target's directory.
-
-    ``mode`` is filtered by the umask, so secrets (0o600) are never readable by others.
-    """
-    directory = os.path.dirname(target) or "."
-    name = os.path.basename(target)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
-    for _ in range(100):
-        tmp = os.path.join(directory, f".{name}.{os.urandom(6).hex()}.part")
-        try:
-            return os.open(tmp, flags, mode), tmp
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise InputError(f"Cannot create `{target}`: {exc.strerror or exc}") from None
-    raise InputError(f"Cannot create `{target}`: no free temporary name in `{directory}`")
-
-
 def write_stdout(text: str) -> None:
+    """Write ``text`` to standard output and flush it."""
     stream: IO[str] = sys.stdout
     stream.write(text)
     stream.flush()

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from .. import __version__, fileio
 from ..errors import InputError, NotAvailableError, UsageError
 from ..hostkeys import parse_host_key_document
 from ..image import flags as image_flags
@@ -222,7 +222,7 @@ def _check_create_options(args: argparse.Namespace) -> dict[str, bool]:
 def _read_key(path: str | None, size: int, what: str) -> SecretBytes | None:
     if path is None:
         return None
-    data = read_file(path, what, limit=max(size, 4096))
+    data = read_file(path, what, limit=max(size, fileio.MAX_EXACT_KEY_FILE))
     if len(data) != size:
         raise InputError(f"Failed to use '{path}' as the {what}: it has {len(data)} bytes, "
                          f"{size} are needed")
@@ -261,10 +261,25 @@ class _ProgressBar:
             sys.stderr.flush()
 
 
+def _check_create_files(args: argparse.Namespace) -> None:
+    """Before any work: the output can be written and is none of the inputs."""
+    inputs: list[tuple[str, str | None]] = [
+        ("--kernel", args.kernel), ("--ramdisk", args.ramdisk), ("--parmfile", args.parmfile),
+        ("--cck", args.cck), ("--hdr-key", args.hdr_key), ("--image-key", args.image_key),
+        ("--root-ca", args.root_ca)]
+    inputs += [("--host-key-document", path) for path in args.host_key_document or ()]
+    inputs += [("--cert", path) for path in args.cert or ()]
+    inputs += [("--crl", path) for path in args.crl or ()]
+    fileio.check_distinct([("--output", args.output)], inputs)
+    fileio.check_output(args.output, overwrite=args.overwrite,
+                        hint=" (use --overwrite to replace it)")
+
+
 def _create(args: argparse.Namespace) -> int:
     chosen = _check_create_options(args)
     if args.x_bootloader_directory is not None:
         log.warning("Use bootloader directory: %s", args.x_bootloader_directory)
+    _check_create_files(args)
     host_keys = load_host_keys(args, "Secure Execution image")
     cck = _read_key(args.cck, CCK_SIZE, "customer communication key (CCK)")
     header_key = _read_key(args.hdr_key, PROTECTION_KEY_SIZE,
@@ -315,10 +330,8 @@ def _parse_format(value: str | None) -> tuple[str, str]:
 
 
 def _open_header(path: str) -> Any:
-    try:
-        stream = open(path, "rb")  # noqa: SIM115 - closed below
-    except OSError as exc:
-        raise InputError(f"Cannot open `{path}`: {exc.strerror or exc}") from None
+    # an SE image can be large: the header is searched at a few offsets, never read whole
+    stream, _ = fileio.open_regular(path, "")
     with stream:
         try:
             return image_info.load_se_header(stream, path)
@@ -347,7 +360,8 @@ def _info(args: argparse.Namespace) -> int:
     secrets = None
     verified = False
     if args.hdr_key is not None:
-        key = read_file(args.hdr_key, "SE header protection key", limit=4096)
+        key = read_file(args.hdr_key, "SE header protection key",
+                        limit=fileio.MAX_EXACT_KEY_FILE)
         if len(key) != PROTECTION_KEY_SIZE:
             raise InputError(f"Invalid Secure Execution header protection key '{args.hdr_key}': "
                              f"{len(key)} bytes, {PROTECTION_KEY_SIZE} are needed")
@@ -372,16 +386,9 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _read_key_hashes(path: str) -> list[bytes]:
-    try:
-        with open(path, "rb") as stream:
-            content = stream.read(64 * 1024)
-    except FileNotFoundError:
-        if path == SYS_UV_KEYS_ALL:
-            raise NotAvailableError("Support for query UV host key hashes is not available") \
-                from None
-        raise InputError(f"Cannot open `{path}`: no such file") from None
-    except OSError as exc:
-        raise InputError(f"Cannot open `{path}`: {exc.strerror or exc}") from None
+    if path == SYS_UV_KEYS_ALL and not os.path.exists(path):
+        raise NotAvailableError("Support for query UV host key hashes is not available")
+    content = read_file(path, "key hashes", limit=fileio.MAX_SMALL_FILE)
     hashes = []
     for number, line in enumerate(content.decode("ascii", "replace").splitlines(), 1):
         try:

@@ -13,11 +13,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .. import __version__
+from .. import __version__, fileio
 from ..errors import InputError, UsageError
 from ._common import (
     ArgumentParser,
-    Outputs,
     StoreOnce,
     add_list_option,
     add_verbosity,
@@ -34,8 +33,6 @@ UV_DEVICE: str = "/dev/uv"
 SE_GUEST_FLAG: str = "/sys/firmware/uv/prot_virt_guest"
 UV_IOCTL: Any = None  # None: fcntl.ioctl
 MACHINE: str | None = None  # None: platform.machine()
-#: largest secret, user-data, key or policy file read whole
-_INPUT_LIMIT = 1 << 20
 
 _AFTER = "after__"
 SECRET_KINDS = ("plain", "aes", "aes-xts", "hmac-sha", "ec")
@@ -344,8 +341,10 @@ def _read_boot_tags(path: str) -> Any:
 
     if path == "-":
         raise InputError("Cannot open `-`: --hdr needs a seekable file, not stdin")
+    # an SE image can be large: it is searched at a few offsets, never read whole
+    stream, _ = fileio.open_regular(path, "")
     try:
-        with open(path, "rb") as stream:
+        with stream:
             return read_se_header(stream).boot_tags
     except OSError as exc:
         raise InputError(f"Cannot open `{path}`: {exc.strerror or exc}") from None
@@ -358,6 +357,25 @@ def _same_file(a: str, b: str) -> bool:
     import os.path
 
     return a != "-" and b != "-" and os.path.realpath(a) == os.path.realpath(b)
+
+
+def _host_key_inputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """(option, path) of the host-key, certificate and CRL inputs."""
+    found: list[tuple[str, str | None]] = []
+    found += [("--host-key-document", path) for path in args.host_key_document or ()]
+    found += [("--cert", path) for path in args.cert or ()]
+    found += [("--crl", path) for path in args.crl or ()]
+    found.append(("--root-ca", args.root_ca))
+    return found
+
+
+def _create_inputs(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """(option, path) of every file ``create`` reads."""
+    found = _host_key_inputs(args)
+    for dest in ("hdr", "cuid", "extension_secret", "cck", "user_data", "user_sign_key", "policy",
+                 "input_secret", "secret"):
+        found.append(("--" + dest.replace("_", "-"), getattr(args, dest, None)))
+    return found
 
 
 def _check_create_args(args: argparse.Namespace) -> None:
@@ -391,7 +409,8 @@ def _secret(args: argparse.Namespace) -> Any:
         from ..addsecret.retrievable import RetrievableKind, retrievable_secret
 
         retr_kind = RetrievableKind(args.kind)
-        data = read_file(args.secret, f"retrievable {retr_kind.display}", limit=_INPUT_LIMIT)
+        data = read_file(args.secret, f"retrievable {retr_kind.display}",
+                         limit=fileio.MAX_DOCUMENT_FILE)
         return retrievable_secret(args.name, retr_kind, data, source=args.secret,
                                   use_name=args.use_name)
     raise UsageError(f"unknown secret type '{kind}'")
@@ -405,8 +424,6 @@ def _user_data(args: argparse.Namespace) -> tuple[Any, bytes]:
     """
     from ..addsecret.request import NO_USER_DATA
 
-    if args.toc_policy is not None:
-        _check_toc_policy(args.toc_policy)
     if args.user_data is None and args.policy is None and args.user_sign_key is None:
         return NO_USER_DATA, b""
     # signing and policy support (cryptography.x509 and friends) only when asked for
@@ -418,15 +435,18 @@ def _user_data(args: argparse.Namespace) -> tuple[Any, bytes]:
 
     data = None
     if args.user_data is not None:
-        data = read_file(args.user_data, "user-data", limit=_INPUT_LIMIT)
+        data = read_file(args.user_data, "user-data", limit=fileio.MAX_DOCUMENT_FILE)
         if not data:
             log.warning("Added empty user-data file.")
     stdout = b""
     reference = None
     if args.policy is not None:
-        # any size: hashed in chunks, never read whole
+        # hashed in chunks, never read whole; a regular file of at most MAX_POLICY_FILE
+        # bytes (a FIFO or /dev/zero would never end)
+        stream, _ = fileio.open_regular(args.policy, "policy file", fileio.MAX_POLICY_FILE,
+                                        capped=True)
         try:
-            with open(args.policy, "rb") as stream:
+            with stream:
                 digest, reference = policy_reference_from_stream(stream, os.fsencode(args.policy))
         except OSError as exc:
             raise InputError(f"Cannot read policy file at `{args.policy}`: "
@@ -434,8 +454,8 @@ def _user_data(args: argparse.Namespace) -> tuple[Any, bytes]:
         stdout = (digest.hex() + "\n").encode("ascii")
     key = None
     if args.user_sign_key is not None:
-        key = load_signing_key(read_file(args.user_sign_key, "User-signing key", limit=_INPUT_LIMIT),
-                               args.user_sign_key)
+        key = load_signing_key(read_file(args.user_sign_key, "User-signing key",
+                                         limit=fileio.MAX_KEY_FILE), args.user_sign_key)
         if reference is not None:
             log.warning("The policy reference is not embedded: signed user data has no room "
                         "for it (the request carries signed empty user data)")
@@ -470,6 +490,8 @@ def _check_toc_policy(path: str) -> None:
     if os.path.isdir(path):
         raise InputError(f"Cannot append the request tag to `{path}`: it is a directory")
     if os.path.exists(path):
+        if not os.path.isfile(path):  # a FIFO would block, a device swallow the tag
+            raise InputError(f"Cannot append the request tag to `{path}`: not a regular file")
         if not os.access(path, os.W_OK):
             raise InputError(f"Cannot append the request tag to `{path}`: Permission denied")
         return
@@ -480,16 +502,6 @@ def _check_toc_policy(path: str) -> None:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"Cannot append the request tag to `{path}`: "
                          f"no permission to create it in `{parent}`")
-
-
-def _append_toc_policy(path: str, request: bytes) -> None:
-    """--toc-policy: append the request tag (hex) as one line."""
-    try:
-        with open(path, "a", encoding="ascii") as stream:
-            stream.write(request[-16:].hex() + "\n")
-    except OSError as exc:
-        raise InputError(f"Cannot append the request tag to `{path}`: {exc.strerror or exc}"
-                         ) from None
 
 
 def cmd_create(args: argparse.Namespace) -> int:
@@ -507,7 +519,8 @@ def cmd_create(args: argparse.Namespace) -> int:
         from ..addsecret.cuid import parse_cuid_file, parse_cuid_hex
 
         cuid = (parse_cuid_hex(args.cuid_hex) if args.cuid_hex is not None else
-                parse_cuid_file(read_file(args.cuid, "CUID file", limit=1 << 20), args.cuid))
+                parse_cuid_file(read_file(args.cuid, "CUID file", limit=fileio.MAX_SMALL_FILE),
+                                args.cuid))
     extension = None
     if args.extension_secret is not None:
         extension = SecretBytes(read_exact(args.extension_secret, 32, "extension secret"))
@@ -528,13 +541,20 @@ def cmd_create(args: argparse.Namespace) -> int:
             raise UsageError(f"{clash[0]} and the secret info file '{yaml_path}' are the same: "
                              "choose another output or use --stdout")
 
-    for target in (args.output, yaml_path, getattr(args, "output_secret", None)):
+    output_secret = getattr(args, "output_secret", None)
+    # no output may be an input or another output (e.g. the plaintext secret over the request)
+    fileio.check_distinct([("--output", args.output), ("the secret info file", yaml_path),
+                           ("--output-secret", output_secret), ("--toc-policy", args.toc_policy)],
+                          _create_inputs(args))
+    for target in (args.output, yaml_path, output_secret):
         if target is not None:
-            Outputs.check_target(target)  # before verification and downloads
+            fileio.check_output(target)  # before verification and downloads
+    if args.toc_policy is not None:
+        _check_toc_policy(args.toc_policy)
     host_keys = load_host_keys(args, "secret")
     request = AddSecretRequest(secret, tags, flags=flags, cuid=cuid, extension_secret=extension,
                                user_data=user_data).build(host_keys)
-    with Outputs.transaction() as outputs:
+    with fileio.OutputTransaction() as outputs:
         if policy_line:
             outputs.add("-", policy_line)
         outputs.add(args.output, request)
@@ -545,11 +565,11 @@ def cmd_create(args: argparse.Namespace) -> int:
             else:
                 assert yaml_path is not None
                 outputs.add(yaml_path, text)
-        if getattr(args, "output_secret", None):
-            outputs.add(args.output_secret, secret.payload.reveal(), secret=True)
+        if output_secret:
+            outputs.add(output_secret, secret.payload.reveal(), secret=True)
+        if args.toc_policy is not None:  # appended only once every other output is in place
+            outputs.append(args.toc_policy, (request[-16:].hex() + "\n").encode("ascii"))
     log.warning("Successfully generated the request")
-    if args.toc_policy is not None:
-        _append_toc_policy(args.toc_policy, request)
     log.info("Successfully wrote the request to '%s'", args.output)
     if yaml_path is not None:
         log.warning("Successfully wrote secret info to '%s'", yaml_path)
@@ -566,13 +586,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
     source = _positional(args, "input_pos", "input", "input")
     assert source is not None
     output = _positional(args, "output_pos", "output", "output", required=False) or "-"
+    fileio.check_distinct([("OUTPUT", output)], [("INPUT", source), ("--user-cert", args.user_cert)])
     # OUTPUT is not checked early: without user data nothing is written (as the reference)
     data = read_file(source, "add-secret request", allow_stdin=True, limit=MAX_REQUEST_SIZE)
     key = None
     if args.user_cert is not None:
         key = load_verification_certificate(
-            read_file(args.user_cert, "user-verification certificate", limit=_INPUT_LIMIT),
-            args.user_cert)
+            read_file(args.user_cert, "user-verification certificate",
+                      limit=fileio.MAX_CERTIFICATE_FILE), args.user_cert)
     try:
         result = verify_request_user_data(data, key)
     except (InputError, VerificationError) as exc:
@@ -580,7 +601,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                         *exc.details) from None
     log.warning("Successfully verified the request.")
     if result.data is not None:
-        with Outputs.transaction() as outputs:
+        with fileio.OutputTransaction() as outputs:
             outputs.add(output, result.data)
     return 0
 
@@ -620,14 +641,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     from ..uv.device import list_secrets
 
     output = _positional(args, "output_pos", "output", "output", required=False) or "-"
-    Outputs.check_target(output)
+    fileio.check_output(output)
     with _open_device(args) as device:
         secrets = list_secrets(device)
     if args.format == "bin":
         data = secrets.to_bytes()
     else:
         data = (secrets.yaml() if args.format == "yaml" else secrets.human()).encode("utf-8")
-    with Outputs.transaction() as outputs:
+    with fileio.OutputTransaction() as outputs:
         outputs.add(output, data)
     if output != "-":
         log.warning("Successfully wrote the list of secrets to '%s'", output)
@@ -640,14 +661,16 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     value = _positional(args, "input_pos", "input", "input")
     assert value is not None
     output = _positional(args, "output_pos", "output", "output", required=False) or "-"
-    Outputs.check_target(output)  # before the secret leaves the ultravisor
+    if args.inform == "yaml":
+        fileio.check_distinct([("OUTPUT", output)], [("INPUT", value)])
+    fileio.check_output(output)  # before the secret leaves the ultravisor
     with _open_device(args) as device:
-        yaml_text = (read_file(value, "secret description", limit=_INPUT_LIMIT)
+        yaml_text = (read_file(value, "secret description", limit=fileio.MAX_DOCUMENT_FILE)
                      if args.inform == "yaml" else None)
         selector = selector_from_input(args.inform, value, yaml_text)
         secret = retrieve(device, selector)
     data = secret.to_pem() if args.outform == "pem" else secret.data.reveal()
-    with Outputs.transaction() as outputs:
+    with fileio.OutputTransaction() as outputs:
         outputs.add(output, data, secret=True)
     return 0
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Final
 
 from ..errors import InputError, NotAvailableError
+from ..fileio import read_input
 from ..formats.image import STAGE3A_ARGS, STAGE3B_ARGS
 
 log = logging.getLogger(__name__)
@@ -68,12 +69,8 @@ def candidate_directories(explicit: str | os.PathLike[str] | None = None) -> lis
 
 
 def _read(path: Path) -> bytes:
-    try:
-        with open(path, "rb") as stream:
-            data = stream.read(MAX_LOADER_SIZE + 1)
-    except OSError as exc:
-        raise InputError(f"Cannot read `{path}`: {exc.strerror or exc}") from None
-    return data
+    """A boot loader file: a regular file (or pipe) of at most :data:`MAX_LOADER_SIZE` bytes."""
+    return read_input(str(path), "boot loader", MAX_LOADER_SIZE)
 
 
 def find_boot_loaders(explicit: str | os.PathLike[str] | None = None) -> BootLoaders:

@@ -17,13 +17,13 @@ from __future__ import annotations
 import io
 import logging
 import os
-import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Final
 
 from ..errors import InputError
+from ..fileio import OutputTransaction, open_regular
 from ..formats.image import (
     DEFAULT_PSW_MASK,
     STAGE3A_ARGS,
@@ -55,7 +55,6 @@ from .header import (
     check_header_host_key_count,
     expected_header_size,
 )
-from .output import AtomicOutput
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +71,22 @@ S390EP_OFFSET: Final = 0x10008
 S390EP: Final = b"S390EP"
 COMMAND_LINE_SIZE_OFFSET: Final = 0x10430
 LEGACY_COMMAND_LINE_SIZE: Final = 896
+
+# Largest component files (ADR 0051).  Components are regular files only: a FIFO
+# or a device such as /dev/zero could stream forever.  A file that grows while it
+# is read is refused too.
+#: s390x kernels are tens of MiB; a kernel image has to fit the guest's low memory
+MAX_KERNEL_SIZE: Final = 1 << 30
+#: an initial ramdisk; generous, but an image must stay a file one can copy around
+MAX_RAMDISK_SIZE: Final = 8 << 30
+#: the s390x kernel's largest command line (CONFIG_COMMAND_LINE_SIZE: 896..1 MiB)
+MAX_PARMFILE_SIZE: Final = 1 << 20
+#: what limits each component, by kind
+MAX_COMPONENT_SIZE: Final = {
+    ComponentKind.KERNEL: MAX_KERNEL_SIZE,
+    ComponentKind.RAMDISK: MAX_RAMDISK_SIZE,
+    ComponentKind.CMDLINE: MAX_PARMFILE_SIZE,
+}
 
 
 def round_up(value: int, alignment: int = PAGE_SIZE) -> int:
@@ -140,16 +155,15 @@ def _read_at(stream: BinaryIO, offset: int, size: int) -> bytes:
     return stream.read(size)
 
 
-def _open(path: Path, what: str) -> io.BufferedReader:
-    try:
-        return open(path, "rb")
-    except OSError as exc:
-        raise InputError(f"Cannot open {what} `{path}`: {exc.strerror or exc}") from None
+def _open(path: Path, what: str, limit: int | None = None) -> tuple[io.BufferedReader, int]:
+    """A component file: regular files only (never blocks on a FIFO), at most ``limit``."""
+    return open_regular(path, what, limit)
 
 
 def check_kernel(path: Path) -> int:
     """Raw s390x kernel checks; returns the kernel's maximum command-line size."""
-    with _open(path, "Linux kernel") as stream:
+    stream, _ = _open(path, "Linux kernel")
+    with stream:
         try:
             head = _read_at(stream, 0, 4)
             limit = _read_at(stream, COMMAND_LINE_SIZE_OFFSET, 8)
@@ -169,13 +183,8 @@ def check_kernel(path: Path) -> int:
 
 def check_cmdline(path: Path, max_size: int) -> int:
     """The command line incl. its terminating NUL must fit the kernel's limit."""
-    with _open(path, "kernel command line") as stream:
-        status = os.fstat(stream.fileno())
-        if not stat.S_ISREG(status.st_mode):  # a pipe's size is unknown until it is read
-            raise InputError(f"Check for kernel cmdline component has failed: `{path}` is not a "
-                             "regular file, its size cannot be checked (use a regular file or "
-                             "--no-component-check)")
-        length = status.st_size
+    stream, length = _open(path, "kernel command line")
+    with stream:
         last = _read_at(stream, length - 1, 1) if length else b""
     size = length + (0 if last == b"\x00" else 1)
     if size > max_size:
@@ -222,7 +231,11 @@ def _write_at(stream: BinaryIO, offset: int, data: bytes) -> None:
 def create_image(output: str | os.PathLike[str], inputs: ImageInputs, options: ImageOptions,
                  loaders: BootLoaders, *,
                  progress: Callable[[int], None] | None = None) -> ImageResult:
-    """Build the image; nothing is left at ``output`` (or ``output.part``) on failure."""
+    """Build the image; nothing is left at ``output`` (nor a temporary file) on failure.
+
+    Component files must be regular files of at most :data:`MAX_COMPONENT_SIZE`
+    bytes; ``output`` is written through :class:`secexkit.fileio.OutputTransaction`.
+    """
     check_header_host_key_count(len(options.host_keys))
     if options.cck is not None and len(options.cck) != CCK_SIZE:
         raise InputError(f"The CCK must be {CCK_SIZE} bytes, not {len(options.cck)}")
@@ -242,27 +255,32 @@ def create_image(output: str | os.PathLike[str], inputs: ImageInputs, options: I
         sources.append((ComponentKind.RAMDISK, inputs.ramdisk))
     if inputs.parmfile is not None:
         sources.append((ComponentKind.CMDLINE, inputs.parmfile))
-    streams: list[tuple[ComponentKind, io.BufferedReader]] = []
+    streams: list[tuple[ComponentKind, io.BufferedReader, int]] = []
     try:
         for kind, path in sources:
-            streams.append((kind, _open(path, kind.label)))
+            stream, size = _open(path, kind.label, MAX_COMPONENT_SIZE[kind])
+            streams.append((kind, stream, size))
     except InputError:  # close what was opened before the failing input
-        for _, stream in streams:
+        for _, stream, _ in streams:
             stream.close()
         raise
     source: PageSource
+    name = os.fspath(output)
 
-    target = AtomicOutput(output, overwrite=options.overwrite, sync=options.sync)
     try:
-        with target as out:
+        with OutputTransaction(sync=options.sync) as outputs:
+            out = outputs.open(output, mode=0o600, overwrite=options.overwrite,
+                               hint=" (use --overwrite to replace it)")
             out.seek(plan.first_component_address)
             encryptor = ComponentEncryptor(out, plan.first_component_address, image_key,
                                            encrypt=options.encrypt, progress=progress,
-                                           write_behind=options.sync, name=str(target.part))
+                                           write_behind=options.sync, name=name)
             try:
-                for kind, stream in streams:
+                for kind, stream, size in streams:
+                    # read what the file held when opened; one that grows is refused
                     source = CmdlineSource(stream) if kind == ComponentKind.CMDLINE else stream
-                    encryptor.add(kind, source, tweaks.get(kind))
+                    limit = size + 1 if kind == ComponentKind.CMDLINE else size
+                    encryptor.add(kind, source, tweaks.get(kind), max_size=limit)
                 stage3b = _stage3b(loaders.stage3b, encryptor.components)
                 stage3b_component = encryptor.add(ComponentKind.STAGE3B, io.BytesIO(stage3b),
                                                   tweaks.get(ComponentKind.STAGE3B))
@@ -306,11 +324,11 @@ def create_image(output: str | os.PathLike[str], inputs: ImageInputs, options: I
                 for offset, data in fixed_parts:
                     _write_at(out, offset, data)
             except OSError as exc:  # e.g. the disk filled up (the file is sparse until now)
-                raise InputError(f"Cannot write `{target.part}`: {exc.strerror or exc}") from None
+                raise InputError(f"Cannot write `{name}`: {exc.strerror or exc}") from None
     finally:
-        for _, stream in streams:
+        for _, stream, _ in streams:
             stream.close()
     size = ipib_address + len(ipib_bytes)
     log.info("Secure Execution image layout: header %#x, IPIB %#x, %d bytes",
              plan.header_address, ipib_address, size)
-    return ImageResult(target.path, plan, secured, header, ipib_address, size)
+    return ImageResult(Path(name), plan, secured, header, ipib_address, size)
