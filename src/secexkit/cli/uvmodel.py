@@ -19,14 +19,14 @@ from collections.abc import Sequence
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .. import __version__
+from .. import __version__, fileio
 from ..errors import InputError, UltravisorError, UsageError
 from ._common import ArgumentParser, add_verbosity, read_file, run, write_stdout
 
 log = logging.getLogger("secexkit.cli")
 
 EXIT_DUMP_REFUSED = 1
-_KEY_FILE_LIMIT = 64 * 1024
+_KEY_FILE_LIMIT = fileio.MAX_SMALL_FILE
 
 
 def build_parser() -> ArgumentParser:
@@ -127,10 +127,7 @@ def cmd_boot(args: argparse.Namespace) -> int:
 
     folder = _folder(args)
     cuid = _cuid(args.cuid)
-    try:
-        stream = open(args.image, "rb")  # noqa: SIM115 - closed below
-    except OSError as exc:
-        raise InputError(f"Cannot read SE image `{args.image}`: {exc.strerror or exc}") from None
+    stream, _ = fileio.open_regular(args.image, "SE image")
     with stream, open_state(folder) as state:
         guest = state.machine.boot(stream, name=args.name, cuid=cuid)
         state.current_guest = guest.name

@@ -19,7 +19,6 @@ import errno
 import fcntl
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any, Final
@@ -27,6 +26,7 @@ from typing import Any, Final
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from ... import fileio
 from ...errors import InputError
 from ...formats.se_header import BootHdrTags
 from ...secret import SecretBytes
@@ -57,26 +57,8 @@ class StateError(InputError):
 
 
 def write_private(path: str, data: bytes) -> None:
-    """Replace ``path`` atomically with a 0600 file (temp file beside it, fsync, rename)."""
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    dfd = os.open(directory, os.O_RDONLY)
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    """Replace ``path`` atomically with a 0600 file (the one atomic writer, :mod:`secexkit.fileio`)."""
+    fileio.write_atomic(path, data, secret=True)
 
 
 def _lock(folder: str, timeout: float) -> int:
