@@ -242,3 +242,24 @@ def test_machine_command_errors(tmp_path: Path, capsysbinary: Capture,
     code, out, _ = uv(capsysbinary, "-d", tmp_path / "m", "boot", tmp_path / "h2", "--cuid",
                       "0x" + "ab" * 16)
     assert code == 0 and "CUID: 0x" + "ab" * 16 in out
+
+
+def test_a_real_process_says_it_once(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    key = host_key()
+    (tmp_path / "k.pem").write_bytes(_pem(key))
+    (tmp_path / "h").write_bytes(make_image(key).header)
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root / "src"), "SECEXKIT_UV": str(tmp_path / "m")}
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "secexkit", *argv], env=env, text=True,
+                              capture_output=True, timeout=60, check=False)
+
+    assert run("uv", "init", "-k", str(tmp_path / "k.pem")).returncode == 0
+    assert run("uv", "boot", str(tmp_path / "h")).returncode == 0
+    listed = run("pvsecret", "list")
+    assert (listed.returncode, listed.stdout) == (0, "Total number of secrets: 0\n")
+    assert listed.stderr == f"Using the software ultravisor in '{tmp_path / 'm'}' {ANNOUNCE}"
