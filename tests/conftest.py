@@ -80,3 +80,10 @@ def no_proxy_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
+
+
+@pytest.fixture(autouse=True)
+def no_software_ultravisor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests choose the software ultravisor explicitly; an exported SECEXKIT_UV must not leak in."""
+    monkeypatch.delenv("SECEXKIT_UV", raising=False)
+    monkeypatch.delenv("SECEXKIT_UV_GUEST", raising=False)

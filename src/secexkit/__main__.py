@@ -1,4 +1,5 @@
-"""``python -m secexkit``: the pvsecret tool (``python -m secexkit pvimg ...`` for pvimg)."""
+"""``python -m secexkit``: the pvsecret tool (``python -m secexkit pvimg ...`` for pvimg,
+``python -m secexkit uv ...`` for the software ultravisor's ``secexkit-uv``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 def main() -> int:
     """Run the tool named by the first argument (``pvsecret`` when none is named)."""
     argv = sys.argv[1:]
-    if argv and argv[0] in ("pvsecret", "pvimg", "genprotimg", "pvverify"):
+    if argv and argv[0] in ("pvsecret", "pvimg", "genprotimg", "pvverify", "uv", "secexkit-uv"):
         tool, argv = argv[0], argv[1:]
     else:
         tool = "pvsecret"
@@ -16,6 +17,8 @@ def main() -> int:
         from .cli.pvsecret import main as run
     elif tool == "pvverify":
         from .cli.pvverify import main as run
+    elif tool in ("uv", "secexkit-uv"):
+        from .cli.uvmodel import main as run
     elif tool == "genprotimg":
         from .cli.pvimg import genprotimg_main as run
     else:

@@ -386,6 +386,10 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _read_key_hashes(path: str) -> list[bytes]:
+    if path == SYS_UV_KEYS_ALL:
+        from ..uv.device import simulated_keys_all
+
+        path = simulated_keys_all() or path  # SECEXKIT_UV: the software ultravisor's hashes
     if path == SYS_UV_KEYS_ALL and not os.path.exists(path):
         raise NotAvailableError("Support for query UV host key hashes is not available")
     content = read_file(path, "key hashes", limit=fileio.MAX_SMALL_FILE)

@@ -49,6 +49,8 @@ __all__ = [
     "RC_MORE_DATA",
     "RC_SUCCESS",
     "RETRIEVE_ARGUMENT",
+    "SIMULATOR_GUEST_VARIABLE",
+    "SIMULATOR_VARIABLE",
     "UV_DEVICE_PATH",
     "DeviceIoError",
     "IoctlFunction",
@@ -63,11 +65,61 @@ __all__ = [
     "lock_secret_store",
     "retrieve_secret",
     "secret_id_of_request",
+    "simulated_keys_all",
+    "simulated_uv",
 ]
 
 log = logging.getLogger(__name__)
 
 UV_DEVICE_PATH: Final = "/dev/uv"
+#: names a software ultravisor's state folder: the device layer then uses the model (ADR 0093)
+SIMULATOR_VARIABLE: Final = "SECEXKIT_UV"
+#: optionally names the simulated guest (default: the one booted last)
+SIMULATOR_GUEST_VARIABLE: Final = "SECEXKIT_UV_GUEST"
+_announced: set[str] = set()
+
+
+def simulated_uv() -> str | None:
+    """The software ultravisor's state folder when ``SECEXKIT_UV`` names one, else ``None``.
+
+    The one switch every guest-side check uses: with it set, the device is the
+    model's and "needs s390x / an SE guest with /dev/uv" does not apply.
+    """
+    return os.environ.get(SIMULATOR_VARIABLE) or None
+
+
+def _announce(folder: str) -> None:
+    if folder not in _announced:
+        _announced.add(folder)
+        log.warning("Using the software ultravisor in '%s' (%s is set): this is NOT an IBM Secure "
+                    "Execution guest", folder, SIMULATOR_VARIABLE)
+
+
+def simulated_keys_all() -> str | None:
+    """With ``SECEXKIT_UV``: the model's ``/sys/firmware/uv/keys/all`` file, else ``None``."""
+    folder = simulated_uv()
+    if folder is None:
+        return None
+    from .softuv.state import KEYS_ALL_FILE, open_state
+
+    open_state(folder).close()  # a clear error for a folder that is no machine state
+    _announce(folder)
+    return os.path.join(folder, KEYS_ALL_FILE)
+
+
+def _open_simulated(folder: str) -> UvDevice:
+    from .softuv.kernel import SimulatedDevice
+    from .softuv.state import open_state
+
+    state = open_state(folder)
+    try:
+        guest = state.guest(os.environ.get(SIMULATOR_GUEST_VARIABLE) or None)
+    except BaseException:
+        state.close()
+        raise
+    _announce(folder)
+    device = SimulatedDevice(guest, state.save)
+    return UvDevice(state.detach_lock(), f"the software ultravisor '{folder}'", device.ioctl)
 
 
 #: ``ioctl(fd, request, control_block)``: mutates the 64-byte block in place,
@@ -110,6 +162,24 @@ _COMMAND_RC: Final[dict[UvIoctl, dict[int, str]]] = {
         0x0101: "not allowed to modify the secret store",
         0x0102: "secret store already locked",
     },
+    UvIoctl.ATTESTATION: {
+        0x0101: "Invalid continuation token specified",
+        0x0102: "User data length is greater than 256",
+        0x0103: "Access exception recognized when accessing the attestation request control block",
+        0x0104: "Access exception recognized when accessing the measurement data area",
+        0x0105: "Access exception recognized when accessing the additional data area",
+        0x0106: "Unsupported attestation request version",
+        0x0107: "Invalid attestation request length for the specified attestation request version",
+        0x0108: "Number of key slots is either equal to 0 or greater than the maximum number "
+        "supported by the specified attestation request version",
+        0x0109: "Size of encrypted area does not match measurement length plus any optional items",
+        0x010A: "Unsupported plaintext attestation flag set",
+        0x010B: "Unsupported measurement algorithm specified.",
+        0x010C: "Unable to decrypt attestation request control block. Probably no valid host-key "
+        "was provided",
+        0x010D: "Measurement data length is not large enough to store measurement",
+        0x010E: "Additional data length not large enough to hold all requested additional data",
+    },
     UvIoctl.RETRIEVE_SECRET: {
         0x0009: "the allocated buffer is to small to store the secret",
         0x0102: "access exception recognized when accessing retrieved secret storage area",
@@ -150,7 +220,14 @@ class UvDevice:
         ioctl: IoctlFunction | None = None,
         machine: str | None = None,
     ) -> UvDevice:
-        """Open the device read-write; off s390x or without it: :class:`NotAvailableError`."""
+        """Open the device read-write; off s390x or without it: :class:`NotAvailableError`.
+
+        With ``SECEXKIT_UV`` set (and no ``ioctl`` injected) the device is the
+        software ultravisor in that folder, on any machine (ADR 0093).
+        """
+        simulated = simulated_uv() if ioctl is None else None
+        if simulated is not None:
+            return _open_simulated(simulated)
         machine = machine if machine is not None else platform.machine()
         if machine != "s390x":
             raise _not_available(what, f"Command only available on s390x (this is {machine})")
