@@ -119,7 +119,7 @@ def _flipped(data: bytes, bit: int) -> bytes:
 
 def _absent_entry_offsets(data: bytes) -> set[int]:
     """Byte positions of the offset field of absent (size 0) exchange entries."""
-    skip = set()
+    skip: set[int] = set()
     for entry in range(5):
         at = 0x18 + 8 * entry
         if int.from_bytes(data[at:at + 4], "big") == 0:

@@ -43,6 +43,8 @@ MACHINE: str | None = None  # None: platform.machine()
 FIRMWARE_POST: Callable[[FirmwareRequest], tuple[int, bytes]] | None = None
 #: at most this many bytes of the firmware service's answer are read
 FIRMWARE_MAX_RESPONSE: int = 1 << 20
+#: seconds the whole POST may take; ``None``: the request's own (120 s, as the reference)
+FIRMWARE_BUDGET: float | None = None
 
 #: an exchange file holds at most a 1 MiB ARCB, 2 x 32 KiB measurement/additional data,
 #: 256 bytes user data and the CUID behind its 64-byte header
@@ -303,20 +305,21 @@ def post_firmware_request(request: FirmwareRequest) -> tuple[int, bytes]:
     """POST to the firmware service: http(s) only, redirects followed, bounded in time and bytes.
 
     The whole exchange (connect, redirects, answer) must finish within
-    ``request.timeout`` seconds and the answer may have at most
+    ``request.timeout`` seconds (:data:`FIRMWARE_BUDGET` if set) and the answer may have at most
     :data:`FIRMWARE_MAX_RESPONSE` bytes; otherwise an :class:`InputError`.
     """
     import urllib.error
     import urllib.request
     from urllib.parse import urlsplit
 
-    deadline = time.monotonic() + request.timeout
+    budget = request.timeout if FIRMWARE_BUDGET is None else FIRMWARE_BUDGET
+    deadline = time.monotonic() + budget
 
     def remaining() -> float:
         left = deadline - time.monotonic()
         if left <= 0:
             raise InputError(f"The firmware verification server did not answer within "
-                             f"{request.timeout:g} seconds", request.url)
+                             f"{budget:g} seconds", request.url)
         return left
 
     class _Redirects(urllib.request.HTTPRedirectHandler):
@@ -331,8 +334,8 @@ def post_firmware_request(request: FirmwareRequest) -> tuple[int, bytes]:
     if urlsplit(request.url).scheme not in ("http", "https"):
         raise UsageError(f"--firmware-verify-url must be an http or https URL, not {request.url!r}")
     opener = urllib.request.build_opener(_Redirects())
-    post = urllib.request.Request(request.url,  # noqa: S310 - http(s) only, checked above data=request.body, headers=request.headers,
-                                  method="POST")
+    post = urllib.request.Request(  # noqa: S310 - http(s) only, checked above
+        request.url, data=request.body, headers=request.headers, method="POST")
     try:
         with opener.open(post, timeout=remaining()) as answer:
             status, body = answer.status, _read_bounded(answer, remaining)
