@@ -20,14 +20,14 @@ from .. import __version__, fileio
 from ..errors import InputError, MeasurementMismatchError, UsageError
 from ._common import (
     ArgumentParser,
+    IntermixedParser,
     StoreOnce,
     add_list_option,
     add_verbosity,
     read_file,
     run,
 )
-from ._hostkeys import add_host_key_options
-from .pvsecret import _host_key_inputs, _intermixed, _positional
+from ._common import positional_or_option as _positional
 
 if TYPE_CHECKING:
     from ..attest.check import FirmwareRequest
@@ -56,7 +56,7 @@ HOST_KEY_CHECKS: Final = ("att-key-hash", "boot-key-hash")
 
 
 def _add_io(parser: ArgumentParser, input_help: str, output_help: str) -> None:
-    _intermixed(parser)
+    parser.__class__ = IntermixedParser
     parser.add_argument("input_pos", nargs="?", metavar="IN", help=input_help)
     parser.add_argument("output_pos", nargs="?", metavar="OUT", help=output_help)
     parser.add_argument("-i", "--input", action=StoreOnce, metavar="FILE", help=input_help)
@@ -64,6 +64,8 @@ def _add_io(parser: ArgumentParser, input_help: str, output_help: str) -> None:
 
 
 def _fill_create(parser: ArgumentParser) -> None:
+    from ._hostkeys import add_host_key_options  # x509 support only for create
+
     add_host_key_options(parser)
     parser.add_argument("-o", "--output", action=StoreOnce, metavar="FILE",
                         help="where to write the attestation request (exchange format; required)")
@@ -180,6 +182,7 @@ def _read_response(path: str) -> Any:
 def cmd_create(args: argparse.Namespace) -> int:
     from ..attest.request import add_data_flags, create_attestation_request
     from ._hostkeys import load_host_keys
+    from .pvsecret import _host_key_inputs
 
     _require(output=args.output, arpk=args.arpk)
     flags = add_data_flags(args.add_data)
