@@ -141,6 +141,16 @@ def test_create_without_add_data(host: tuple[Path, ec.EllipticCurvePrivateKey], 
     assert (len(request.arcb), request.measurement_size, request.additional_size) == (0x1E0 - 0x50, 64, 0)
 
 
+def test_create_dash_is_a_file_name(host: tuple[Path, ec.EllipticCurvePrivateKey], tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = _run(capsys, "create", "-k", str(host[0]), "--no-verify", "-o", "req", "-a", "-")
+    assert (code, out) == (0, "")
+    assert len((tmp_path / "-").read_bytes()) == 32
+    assert stat.S_IMODE(os.stat(tmp_path / "-").st_mode) == 0o600
+
+
 @pytest.mark.parametrize(("argv", "word"), [
     (["--no-verify", "-a", "A"], "--output"),
     (["--no-verify", "-o", "O"], "--arpk"),

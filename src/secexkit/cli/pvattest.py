@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -185,6 +186,9 @@ def cmd_create(args: argparse.Namespace) -> int:
     from .pvsecret import _host_key_inputs
 
     _require(output=args.output, arpk=args.arpk)
+    # as in the reference, `-` is a file name here (the ARPK never goes to a terminal)
+    args.output, args.arpk = (os.path.join(".", p) if p == "-" else p
+                              for p in (args.output, args.arpk))
     flags = add_data_flags(args.add_data)
     fileio.check_distinct([("--output", args.output), ("--arpk", args.arpk)],
                           _host_key_inputs(args))
