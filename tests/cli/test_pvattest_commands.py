@@ -597,3 +597,36 @@ def test_python_m_secexkit_pvattest() -> None:
                           capture_output=True, text=True, check=False,
                           env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     assert done.returncode == 0 and done.stdout.startswith("pvattest (secexkit) version")
+
+
+def test_check_firmware_redirects(firmware_response: Path, tmp_path: Path,
+                                  post_server: tuple[str, list[tuple[str, dict[str, str], bytes]],
+                                                     list[Handler]],
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Redirects to http(s) are followed; a redirect elsewhere (file:) is refused."""
+    url, seen, handlers = post_server
+
+    def redirect(target: str, code: int = 307) -> Handler:
+        def handle(h: BaseHTTPRequestHandler, body: bytes) -> None:
+            del body
+            h.send_response(code)
+            h.send_header("Location", target)
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+        return handle
+
+    steps = [redirect(url + "/hmrs/firmware/attestation/v2/verify"),
+             _answer(200, {"version": "1.0", "valid": True, "referenceId": "r"})]
+    handlers.append(lambda h, body: steps.pop(0)(h, body))
+    assert _run(capsys, "check", str(firmware_response), str(tmp_path / "o"), "--firmware",
+                "--firmware-verify-url", url)[0] == 0
+    assert [path for path, _, _ in seen] == ["/hmrs/firmware/attestation/v1/verify",
+                                             "/hmrs/firmware/attestation/v2/verify"]
+    assert json.loads(seen[1][2])["payload"]  # the body went along
+    for target, words in (("ftp://127.0.0.1:9/x", "non-HTTP location"),
+                          ("file:///etc/passwd", "307")):
+        handlers[:] = [redirect(target)]
+        code, _, err = _run(capsys, "check", str(firmware_response), str(tmp_path / "p"),
+                            "--firmware", "--firmware-verify-url", url)
+        assert code == 1 and words in err and err.count("\n") == 1
+        assert not (tmp_path / "p").exists()

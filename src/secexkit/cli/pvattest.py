@@ -336,6 +336,9 @@ def post_firmware_request(request: FirmwareRequest) -> tuple[int, bytes]:
                 raise InputError(f"The firmware verification server redirected to a "
                                  f"non-HTTP location: {newurl}")
             remaining()
+            if code in (307, 308):  # the method and body stay (as reqwest, which the reference uses)
+                return urllib.request.Request(  # noqa: S310 - http(s) only, checked above
+                    newurl, data=req.data, headers=dict(req.header_items()), method=req.get_method())
             return super().redirect_request(req, fp, code, msg, headers, newurl)
 
     if urlsplit(request.url).scheme not in ("http", "https"):
