@@ -617,7 +617,10 @@ def test_check_firmware_redirects(firmware_response: Path, tmp_path: Path,
 
     steps = [redirect(url + "/hmrs/firmware/attestation/v2/verify"),
              _answer(200, {"version": "1.0", "valid": True, "referenceId": "r"})]
-    handlers.append(lambda h, body: steps.pop(0)(h, body))
+    def in_turn(h: BaseHTTPRequestHandler, body: bytes) -> None:
+        steps.pop(0)(h, body)
+
+    handlers.append(in_turn)
     assert _run(capsys, "check", str(firmware_response), str(tmp_path / "o"), "--firmware",
                 "--firmware-verify-url", url)[0] == 0
     assert [path for path, _, _ in seen] == ["/hmrs/firmware/attestation/v1/verify",
