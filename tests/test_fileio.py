@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import stat
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -51,11 +53,25 @@ def test_read_input_limits(tmp_path: Path) -> None:
         fileio.read_input(str(tmp_path), "thing", 1024)
 
 
-def test_read_input_fifo_without_writer_and_endless_pipe(tmp_path: Path) -> None:
+def test_read_input_fifo_without_writer_and_endless_pipe(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    # no writer: opening does not block, reading sees the end at once
-    assert fileio.read_input(str(fifo), "thing", 10) == b""
+    # no writer ever: opening does not block, the wait for one ends
+    monkeypatch.setattr(fileio, "PIPE_IDLE_TIMEOUT", 0.1)
+    with pytest.raises(InputError, match=r"no data for 0\.1 seconds"):
+        fileio.read_input(str(fifo), "thing", 10)
+    # a writer that comes late is waited for (no premature end of input)
+    def late_writer() -> None:
+        time.sleep(0.05)
+        with open(fifo, "wb") as stream:
+            stream.write(b"late")
+
+    monkeypatch.setattr(fileio, "PIPE_IDLE_TIMEOUT", 10)
+    thread = threading.Thread(target=late_writer)
+    thread.start()
+    assert fileio.read_input(str(fifo), "thing", 10) == b"late"
+    thread.join()
     read_end, write_end = os.pipe()
     os.set_blocking(write_end, False)
     try:

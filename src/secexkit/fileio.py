@@ -48,6 +48,7 @@ __all__ = [
     "MAX_POLICY_FILE",
     "MAX_SMALL_FILE",
     "MAX_SYSTEM_BUNDLE",
+    "PIPE_IDLE_TIMEOUT",
     "Interrupted",
     "OutputTransaction",
     "check_distinct",
@@ -79,6 +80,10 @@ MAX_DOCUMENT_FILE: Final = 1 * MiB
 MAX_EXACT_KEY_FILE: Final = 4 * KiB
 #: the ``--policy`` file, hashed in chunks (never read whole)
 MAX_POLICY_FILE: Final = 64 * MiB
+
+#: seconds a FIFO or pipe input may stay without data (or without a writer) before
+#: it is refused; standard input (``-``) waits without a limit
+PIPE_IDLE_TIMEOUT: float = 30.0
 
 _CHUNK: Final = 64 * KiB
 _OPEN_FLAGS: Final = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
@@ -145,10 +150,43 @@ def read_input(path: str, what: str, limit: int, *, allow_stdin: bool = False) -
             raise InputError(f"Cannot read {what} at `{path}`: Is a directory")
         elif not stat.S_ISFIFO(status.st_mode):
             raise InputError(f"Cannot read {what} at `{path}`: not a regular file or pipe")
+        else:
+            return _read_pipe(fd, path, what, limit)
         os.set_blocking(fd, True)
         return _read_capped(fd, path, what, limit)
     finally:
         os.close(fd)
+
+
+def _read_pipe(fd: int, path: str, what: str, limit: int) -> bytes:
+    """A FIFO or pipe, still non-blocking: wait for data at most :data:`PIPE_IDLE_TIMEOUT` each time.
+
+    A FIFO opened for reading before any writer reports neither data nor hang-up
+    until a writer comes (Linux), so a writer that is about to open it is waited
+    for, and one that never comes ends in a refusal instead of a hang.
+    """
+    import select
+
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        if not poller.poll(int(PIPE_IDLE_TIMEOUT * 1000)):
+            raise InputError(f"Cannot read {what} at `{path}`: no data for {PIPE_IDLE_TIMEOUT:g} "
+                             "seconds (a FIFO without a writer?)")
+        try:
+            chunk = os.read(fd, min(_CHUNK, limit + 1 - total))
+        except BlockingIOError:
+            continue
+        except OSError as exc:
+            raise InputError(f"Cannot read {what} at `{path}`: {exc.strerror or exc}") from None
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            raise InputError(f"{what} `{path}` is larger than {limit} bytes")
 
 
 def _read_capped(fd: int, path: str, what: str, limit: int) -> bytes:
@@ -435,11 +473,12 @@ class OutputTransaction:
         """Put every staged output in place (see the class); on error nothing changes."""
         try:
             self._commit()
+            self._stdout_parts()  # a failure here (e.g. a closed pipe) undoes the files too
         except BaseException:
             self._rollback()
             self.discard()
             raise
-        self._stdout_parts()
+        self._forget_backups()
 
     def _commit(self) -> None:
         for item in self._staged:
@@ -464,13 +503,16 @@ class OutputTransaction:
         if self.sync:
             for directory in {os.path.dirname(item.target) or "." for item in self._staged}:
                 _fsync_directory(directory)
+
+    def _forget_backups(self) -> None:
         for item in self._staged:
             if item.backup is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(item.backup)
                 item.backup = None
         for append in self._appends:
-            os.close(append.fd)
+            with contextlib.suppress(OSError):
+                os.close(append.fd)
         self._appends.clear()
         self._staged.clear()
 
