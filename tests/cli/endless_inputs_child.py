@@ -84,7 +84,7 @@ def run_case(case: dict[str, object], kind: str, fixtures: dict[str, str], work:
         head, at, name = token.partition("@")
         argv.append(head + names[name] if at else head)
     if case.get("uv"):  # a fake ultravisor behind a regular file
-        from tests.fake_uv import FakeUltravisor
+        from tests.support.fake_uv import FakeUltravisor
 
         pvsecret.UV_DEVICE, pvsecret.UV_IOCTL, pvsecret.MACHINE = (
             fixtures["uvdev"], FakeUltravisor().ioctl, "s390x")

@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import secexkit
-from tests.image_support import make_kernel, make_loaders
-from tests.keys import write_host_key_document
+from tests.support.images import make_kernel, make_loaders
+from tests.support.keys import write_host_key_document
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = Path(secexkit.__file__).resolve().parents[1]
