@@ -87,3 +87,37 @@ def test_verbosity_anywhere(verbosity: list[str], vectors: Path,
 
 def test_quiet_and_verbose_conflict(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["-q", "-v", "version"]) == 2
+
+
+@pytest.mark.parametrize(("command", "option"), [
+    ("verify", "-i"), ("verify", "--hdr"), ("verify", "-a"),
+    ("check", "IN"), ("check", "-k"), ("check", "-u"), ("check", "--secret"),
+    ("create", "-k"),
+])
+def test_endless_inputs_are_refused(command: str, option: str, vectors: Path, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """/dev/zero behind any input: one line, exit 1, no output (reads are bounded)."""
+    derived = vectors / "derived" / "pvattest"
+    endless = tmp_path / "zero"
+    endless.symlink_to("/dev/zero")
+    out = tmp_path / "out"
+    given: dict[str, str] = {
+        "verify": {"-i": str(derived / "resp_ssh.bin"), "--hdr": str(vectors / "exp" / "secure_guest.hdr"),
+                   "-a": str(derived / "arpk.bin"), "-o": str(out)},
+        "check": {"IN": str(derived / "resp_ssh.bin"), "-o": str(out),
+                  "-k": str(vectors / "keys" / "host.pem.crt"),
+                  "-u": str(derived / "arpk.bin"), "--secret-store-locked": "true",
+                  "--secret": str(vectors / "exp" / "asrcb" / "null_none_dump_cuid_one")},
+        "create": {"-k": str(vectors / "keys" / "host.pem.crt"), "--no-verify": "", "-o": str(out),
+                   "-a": str(tmp_path / "arpk")},
+    }[command]
+    given[option] = str(endless)
+    argv = [command]
+    for key, value in given.items():
+        argv += [value] if key == "IN" else [key] if not value else [key, value]
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 1, err
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and err.endswith(errors[0] + "\n")
+    assert not out.exists()
