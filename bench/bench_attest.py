@@ -11,7 +11,10 @@ Prints, for derived/pvattest/resp_phkh_user.bin with exp/secure_guest.hdr and ar
   * the floor: one AES-256-GCM open and one HMAC-SHA512 over the same sizes with bare
     `cryptography`, and the ratio;
   * the one-time import cost in fresh interpreters: the verify modules vs a bare
-    `cryptography` AEAD + HMAC import (what a `pvattest verify` run adds before any work).
+    `cryptography` AEAD + HMAC import (what a `pvattest verify` run adds before any work);
+  * `pvattest verify ... -o FILE` through the CLI's main() per call in one process;
+  * a whole CLI run (`python -m secexkit pvattest verify ... -o FILE`, fresh interpreter) next
+    to a fresh interpreter that only imports `cryptography` (AEAD + HMAC), and the ratio.
 """
 
 from __future__ import annotations
@@ -81,14 +84,39 @@ def library(runs: int) -> tuple[float, float, float]:
 
 def import_ms(codes: list[str], fresh: int) -> list[float]:
     """Median wall time of each snippet in fresh interpreters (runs interleaved)."""
+    return fresh_ms([[sys.executable, "-c", code] for code in codes], fresh)
+
+
+def fresh_ms(commands: list[list[str]], fresh: int) -> list[float]:
+    """Median wall time of each command line (runs interleaved)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    samples: list[list[float]] = [[] for _ in codes]
+    samples: list[list[float]] = [[] for _ in commands]
     for _ in range(fresh):
-        for index, code in enumerate(codes):
+        for index, command in enumerate(commands):
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-c", code], check=True, env=env)
+            subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
             samples[index].append((time.perf_counter() - start) * 1000)
     return [statistics.median(s) for s in samples]
+
+
+def verify_argv(output: Path) -> list[str]:
+    """``pvattest verify`` on the derived response, YAML to ``output``, quiet."""
+    return ["verify", "-q", "-i", str(RESPONSE), "--hdr", str(HDR), "-a", str(ARPK),
+            "-o", str(output)]
+
+
+def cli_per_call_ms(runs: int, directory: Path) -> float:
+    """``pvattest verify`` through the CLI's main() in this process (parser, files, output)."""
+    from secexkit.cli.pvattest import main as pvattest
+
+    argv = verify_argv(directory / "out.yaml")
+
+    def run() -> object:
+        if pvattest(argv) != 0:
+            raise SystemExit("pvattest verify failed")
+        return None
+
+    return per_call_ms(run, max(1, runs // 5))
 
 
 def main() -> None:
@@ -109,6 +137,19 @@ def main() -> None:
         args.fresh)
     print(f"fresh interpreter, bare cryptography imports: {bare:.1f} ms")
     print(f"fresh interpreter, secexkit verify imports:   {ours:.1f} ms   ratio {ours / bare:.2f}")
+
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        print(f"pvattest verify via main() per call:          {cli_per_call_ms(args.runs, directory):.3f} ms")
+        bare_run, cli_run = fresh_ms(
+            [[sys.executable, "-c", "import cryptography.hazmat.primitives.ciphers.aead, "
+              "cryptography.hazmat.primitives.hmac"],
+             [sys.executable, "-m", "secexkit", "pvattest", *verify_argv(directory / "run.yaml")]],
+            args.fresh)
+    print(f"CLI run, bare cryptography import:            {bare_run:.1f} ms")
+    print(f"CLI run, python -m secexkit pvattest verify:  {cli_run:.1f} ms   ratio {cli_run / bare_run:.2f}")
 
 
 if __name__ == "__main__":

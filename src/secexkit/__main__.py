@@ -1,15 +1,20 @@
-"""``python -m secexkit``: the pvsecret tool (``python -m secexkit pvimg ...`` for pvimg,
-``python -m secexkit uv ...`` for the software ultravisor's ``secexkit-uv``)."""
+"""``python -m secexkit``: the pvsecret tool; ``python -m secexkit TOOL ...`` for the others.
+
+TOOL is ``pvimg``, ``genprotimg``, ``pvverify``, ``pvattest`` or ``uv`` (the software
+ultravisor's ``secexkit-uv``).
+"""
 
 from __future__ import annotations
 
 import sys
 
+_TOOLS = ("pvsecret", "pvimg", "genprotimg", "pvverify", "pvattest", "uv", "secexkit-uv")
+
 
 def main() -> int:
     """Run the tool named by the first argument (``pvsecret`` when none is named)."""
     argv = sys.argv[1:]
-    if argv and argv[0] in ("pvsecret", "pvimg", "genprotimg", "pvverify", "uv", "secexkit-uv"):
+    if argv and argv[0] in _TOOLS:
         tool, argv = argv[0], argv[1:]
     else:
         tool = "pvsecret"
@@ -17,6 +22,8 @@ def main() -> int:
         from .cli.pvsecret import main as run
     elif tool == "pvverify":
         from .cli.pvverify import main as run
+    elif tool == "pvattest":
+        from .cli.pvattest import main as run
     elif tool in ("uv", "secexkit-uv"):
         from .cli.uvmodel import main as run
     elif tool == "genprotimg":

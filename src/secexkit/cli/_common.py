@@ -99,6 +99,41 @@ def add_verbosity(parser: argparse.ArgumentParser, *, dest_prefix: str = "",
                        default=default, help="fewer messages (repeatable)")
 
 
+class IntermixedParser(ArgumentParser):
+    """Positionals may come before, between and after options (``check IN -k K OUT``).
+
+    Plain argparse consumes optional positionals (``nargs="?"``) as one block; the
+    reference (clap) accepts them anywhere.  (Same as pvsecret's; one of them can go.)
+    """
+
+    _busy = False
+
+    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                         namespace: argparse.Namespace | None = None
+                         ) -> tuple[argparse.Namespace, list[str]]:
+        if self._busy or (args is not None and "--" in args):
+            # parse_known_intermixed_args calls back into us; it also loses "--"
+            return super().parse_known_args(args, namespace)
+        self._busy = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._busy = False
+
+
+def positional_or_option(args: argparse.Namespace, pos: str, opt: str, what: str,
+                         required: bool = True) -> str | None:
+    """The value of ``IN`` or ``-i/--input`` (one of them; both is a usage error)."""
+    a: str | None = getattr(args, pos)
+    b: str | None = getattr(args, opt)
+    if a is not None and b is not None:
+        raise UsageError(f"the {what} was given twice (positional and --{opt})")
+    value = a if a is not None else b
+    if value is None and required:
+        raise UsageError(f"the following required arguments were not provided: <{what.upper()}>")
+    return value
+
+
 def split_list(value: str) -> list[str]:
     """Repeatable options may also take comma-separated lists (as the reference)."""
     return [item for item in value.split(",") if item]

@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Final
 
 from ..errors import DeviceIoError, FormatError, InputError, NotAvailableError, UltravisorError
+from ..formats.attestation import ExchangeRequest, ExchangeResponse
 from ..formats.request import ASRCB_MAGIC, MAX_REQUEST_SIZE, SecretType, parse_request
 from ..formats.retrievable import MAX_RETRIEVE_SIZE
 from ..formats.secret_list import SecretEntry, SecretList, format_secret_id, parse_secret_list
@@ -58,6 +59,7 @@ __all__ = [
     "UvDeviceInfo",
     "UvIoctl",
     "add_secret",
+    "attest",
     "device_info",
     "ioctl_request",
     "is_se_guest",
@@ -408,6 +410,32 @@ def retrieve_secret(device: UvDevice, entry: SecretEntry) -> SecretBytes:
         return SecretBytes(buffer[: entry.length])
     finally:
         buffer[:] = bytes(len(buffer))
+
+
+def attest(device: UvDevice, request: ExchangeRequest, user_data: bytes | None = None
+           ) -> ExchangeResponse:
+    """The attestation ioctl for ``request`` with optional user data (at most 256 bytes).
+
+    The ARCB, measurement and additional-data buffers live for the call only;
+    the response is what ``pvattest perform`` writes (additional data cut to
+    the length the ultravisor reports).
+    """
+    from ..attest.perform import check_user_data_size, pack_attest_argument, response_from_device
+
+    check_user_data_size(user_data or b"")
+    arcb = ctypes.create_string_buffer(bytes(request.arcb), len(request.arcb))
+    measurement = ctypes.create_string_buffer(request.measurement_size)
+    additional = (ctypes.create_string_buffer(request.additional_size)
+                  if request.additional_size else None)
+    argument = pack_attest_argument(
+        request, user_data or b"",
+        arcb_address=ctypes.addressof(arcb),
+        measurement_address=ctypes.addressof(measurement),
+        additional_address=ctypes.addressof(additional) if additional is not None else 0,
+    )
+    device.call(UvIoctl.ATTESTATION, argument)
+    return response_from_device(request, user_data, argument, measurement.raw,
+                                additional.raw if additional is not None else b"")
 
 
 # ---------------------------------------------------------------------------- SE guest
