@@ -578,6 +578,14 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- verify
 
+def _stdout_is_terminal() -> bool:
+    """Is standard output a terminal (binary data would garble it)?"""
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from ..addsecret.user_data import load_verification_certificate, verify_request_user_data
     from ..errors import VerificationError
@@ -600,6 +608,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise type(exc)(f"Could not verify the add-secret request in '{source}': {exc}",
                         *exc.details) from None
     log.warning("Successfully verified the request.")
+    if result.data is not None and output == "-" and _stdout_is_terminal():
+        # as compressors do: binary data (zero-padded) would garble the terminal
+        raise InputError("Not writing the binary user data to a terminal: name an OUTPUT file "
+                         "(pvsecret verify INPUT OUTPUT) or redirect standard output",
+                         "use '-' only with a pipe or a redirection, e.g. "
+                         "'pvsecret verify INPUT - | xxd'")
     if result.data is not None:
         with fileio.OutputTransaction() as outputs:
             outputs.add(output, result.data)
