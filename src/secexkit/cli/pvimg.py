@@ -21,8 +21,8 @@ from ..errors import InputError, NotAvailableError, UsageError
 from ..hostkeys import parse_host_key_document
 from ..image import flags as image_flags
 from ..image import info as image_info
-from ..image.bootloader import find_boot_loaders
-from ..image.builder import ImageInputs, ImageOptions, create_image
+from ..image.bootloader import DEFAULT_DIRECTORIES, ENVIRONMENT_VARIABLE, find_boot_loaders
+from ..image.builder import ImageInputs, ImageOptions, check_components, create_image
 from ..image.header import (
     CCK_SIZE,
     IMAGE_KEY_SIZE,
@@ -105,9 +105,17 @@ def add_create_options(parser: argparse.ArgumentParser) -> None:
         pair.add_argument(f"--disable-{suffix}", dest=dest, action="store_const",
                           const=False, default=None,
                           help=f"do not allow {what}" + ("" if default else " (default)"))
+    parser.add_argument("--bootloader-dir", dest="bootloader_dir", metavar="DIR",
+                        action=StoreOnce,
+                        help="folder holding the s390x boot loaders stage3a.bin and "
+                             "stage3b_reloc.bin of s390-tools (default: "
+                             f"${ENVIRONMENT_VARIABLE}, then the s390-tools data folders "
+                             f"{', '.join(DEFAULT_DIRECTORIES)})")
     hidden = argparse.SUPPRESS
-    for name, metavar in (("--x-bootloader-directory", "DIR"), ("--x-psw", "ADDRESS"),
-                          ("--x-pcf", "HEX"), ("--x-scf", "HEX")):
+    # the reference's hidden name of --bootloader-dir
+    parser.add_argument("--x-bootloader-directory", dest="bootloader_dir", metavar="DIR",
+                        action=StoreOnce, help=hidden)
+    for name, metavar in (("--x-psw", "ADDRESS"), ("--x-pcf", "HEX"), ("--x-scf", "HEX")):
         parser.add_argument(name, metavar=metavar, action=StoreOnce, help=hidden)
 
 
@@ -277,9 +285,13 @@ def _check_create_files(args: argparse.Namespace) -> None:
 
 def _create(args: argparse.Namespace) -> int:
     chosen = _check_create_options(args)
-    if args.x_bootloader_directory is not None:
-        log.warning("Use bootloader directory: %s", args.x_bootloader_directory)
+    if args.bootloader_dir is not None:
+        log.warning("Use bootloader directory: %s", args.bootloader_dir)
     _check_create_files(args)
+    inputs = ImageInputs(Path(args.kernel), Path(args.ramdisk) if args.ramdisk else None,
+                         Path(args.parmfile) if args.parmfile else None)
+    if not args.no_component_check:  # a wrong kernel is reported as such, before the rest
+        check_components(inputs)
     host_keys = load_host_keys(args, "Secure Execution image")
     cck = _read_key(args.cck, CCK_SIZE, "customer communication key (CCK)")
     header_key = _read_key(args.hdr_key, PROTECTION_KEY_SIZE,
@@ -292,9 +304,7 @@ def _create(args: argparse.Namespace) -> int:
         log.warning("The components encryption is disabled, make sure that the components do "
                     "not contain any confidential content.")
     psw = args.x_psw
-    loaders = find_boot_loaders(args.x_bootloader_directory)
-    inputs = ImageInputs(Path(args.kernel), Path(args.ramdisk) if args.ramdisk else None,
-                         Path(args.parmfile) if args.parmfile else None)
+    loaders = find_boot_loaders(args.bootloader_dir, option="--bootloader-dir DIR")
     options = ImageOptions(host_keys=host_keys, pcf=pcf, scf=scf, cck=cck,
                            header_key=header_key, image_key=image_key, psw_address=psw,
                            component_check=not args.no_component_check,
