@@ -504,6 +504,18 @@ def _check_toc_policy(path: str) -> None:
                          f"no permission to create it in `{parent}`")
 
 
+def _warn_replaced_secret_info(yaml_path: str, name: str) -> None:
+    """Say so when NAME.yaml already describes another secret (e.g. ``db.a`` then ``db.b``)."""
+    from ..addsecret.name_yaml import described_secret_name
+
+    previous = described_secret_name(yaml_path)
+    if previous is not None and previous != name:
+        log.warning("WARNING: '%s' describes the secret '%s'; it is replaced by the description "
+                    "of '%s' (the file name drops everything after the name's last dot: use "
+                    "--stdout or another --output folder to keep both)", yaml_path, previous,
+                    name)
+
+
 def cmd_create(args: argparse.Namespace) -> int:
     _check_create_args(args)
     _refuse_on_se_guest(args.force)
@@ -552,6 +564,8 @@ def cmd_create(args: argparse.Namespace) -> int:
     if args.toc_policy is not None:
         _check_toc_policy(args.toc_policy)
     host_keys = load_host_keys(args, "secret")
+    if yaml_path is not None:
+        _warn_replaced_secret_info(yaml_path, secret.name)
     request = AddSecretRequest(secret, tags, flags=flags, cuid=cuid, extension_secret=extension,
                                user_data=user_data).build(host_keys)
     with fileio.OutputTransaction() as outputs:
