@@ -335,7 +335,7 @@ def _parse_flags(args: argparse.Namespace) -> int:
     return flags
 
 
-def _read_boot_tags(path: str) -> Any:
+def _read_se_header(path: str) -> Any:
     from ..errors import FormatError
     from ..formats.se_header import read_se_header
 
@@ -345,7 +345,7 @@ def _read_boot_tags(path: str) -> Any:
     stream, _ = fileio.open_regular(path, "")
     try:
         with stream:
-            return read_se_header(stream).boot_tags
+            return read_se_header(stream)
     except OSError as exc:
         raise InputError(f"Cannot open `{path}`: {exc.strerror or exc}") from None
     except FormatError as exc:
@@ -504,6 +504,21 @@ def _check_toc_policy(path: str) -> None:
                          f"no permission to create it in `{parent}`")
 
 
+def _warn_hosts_not_in_image(documents: Sequence[str], host_keys: Sequence[Any], se_header: Any,
+                             hdr: str) -> None:
+    """Warn per host-key document whose key has no key slot in the image (the hashes are
+    plaintext in the SE header); the request is built all the same."""
+    in_image = {slot.host_key_hash for slot in se_header.key_slots}
+    warned = set()
+    for document, key in zip(documents, host_keys, strict=True):
+        if key.hash not in in_image and document not in warned:
+            warned.add(document)
+            log.warning("WARNING: The host key of '%s' (hash %s) is in none of the key slots of "
+                        "the SE image '%s': that image cannot run on this host, so the request "
+                        "cannot be added there (check -k and --hdr)", document, key.hash.hex(),
+                        hdr)
+
+
 def _warn_replaced_secret_info(yaml_path: str, name: str) -> None:
     """Say so when NAME.yaml already describes another secret (e.g. ``db.a`` then ``db.b``)."""
     from ..addsecret.name_yaml import described_secret_name
@@ -525,7 +540,8 @@ def cmd_create(args: argparse.Namespace) -> int:
 
     secret = _secret(args)
     flags = _parse_flags(args)
-    tags = _read_boot_tags(args.hdr)
+    se_header = _read_se_header(args.hdr)
+    tags = se_header.boot_tags
     cuid = None
     if args.cuid_hex is not None or args.cuid is not None:
         from ..addsecret.cuid import parse_cuid_file, parse_cuid_hex
@@ -568,6 +584,7 @@ def cmd_create(args: argparse.Namespace) -> int:
         _warn_replaced_secret_info(yaml_path, secret.name)
     request = AddSecretRequest(secret, tags, flags=flags, cuid=cuid, extension_secret=extension,
                                user_data=user_data).build(host_keys)
+    _warn_hosts_not_in_image(args.host_key_document, host_keys, se_header, args.hdr)
     with fileio.OutputTransaction() as outputs:
         if policy_line:
             outputs.add("-", policy_line)
