@@ -121,9 +121,9 @@ class ArgumentParser(argparse.ArgumentParser):
         self._short_help = False
         if add_help:
             self.add_argument("-h", action=_HelpAction,
-                              help="print a summary of the help and exit (--help: all of it)")
+                              help="Print a summary of the help and exit (--help: all of it).")
             self.add_argument("--help", action=_HelpAction,
-                              help="print the help with every detail and examples, and exit")
+                              help="Print the help with every detail and examples, and exit.")
 
     def format_help(self, *, short: bool = False) -> str:
         """The help text; ``short``: the summary that ``-h`` prints."""
