@@ -57,12 +57,22 @@ _LAZY: dict[str, str] = {
     "check_host_key_documents": "trust.api",
     "DocumentResult": "trust.api",
     "FetchLimits": "trust.fetch",
+    "RequestFlags": "addsecret.request",
+    "decode_request_flags": "addsecret.request",
+    "ImageFlags": "image.flags",
+    "ImageInputs": "image.builder",
+    "ImageOptions": "image.builder",
+    "ImageResult": "image.builder",
+    "create_image": "image.builder",
+    "BootLoaders": "image.bootloader",
+    "find_boot_loaders": "image.bootloader",
 }
 
 __all__ = [
     "FLAG_DISABLE_DUMP",
     "AddSecretRequest",
     "BootHdrTags",
+    "BootLoaders",
     "CryptoError",
     "DocumentResult",
     "FetchError",
@@ -71,8 +81,13 @@ __all__ = [
     "GuestSecret",
     "HostKey",
     "HostKeyDocument",
+    "ImageFlags",
+    "ImageInputs",
+    "ImageOptions",
+    "ImageResult",
     "InputError",
     "NotAvailableError",
+    "RequestFlags",
     "RequestKeys",
     "SeHeader",
     "SecexError",
@@ -87,8 +102,11 @@ __all__ = [
     "association_secret",
     "build_request",
     "check_host_key_documents",
+    "create_image",
+    "decode_request_flags",
     "establish_trust",
     "extension_secret_from_cck",
+    "find_boot_loaders",
     "load_signing_key",
     "load_trust_inputs",
     "make_user_data",
@@ -124,9 +142,11 @@ if TYPE_CHECKING:
     from .addsecret.request import (
         FLAG_DISABLE_DUMP,
         AddSecretRequest,
+        RequestFlags,
         RequestKeys,
         UserData,
         build_request,
+        decode_request_flags,
         extension_secret_from_cck,
         open_request,
     )
@@ -136,6 +156,9 @@ if TYPE_CHECKING:
     from .formats.request import SecretType, UserDataType, parse_request
     from .formats.se_header import BootHdrTags, SeHeader, parse_se_header, read_se_header
     from .hostkeys import HostKey, HostKeyDocument, parse_host_key_document
+    from .image.bootloader import BootLoaders, find_boot_loaders
+    from .image.builder import ImageInputs, ImageOptions, ImageResult, create_image
+    from .image.flags import ImageFlags
     from .secret import SecretBytes
     from .trust.api import DocumentResult, check_host_key_documents, verify_host_key_documents
     from .trust.fetch import FetchLimits

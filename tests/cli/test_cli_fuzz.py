@@ -77,23 +77,24 @@ def files(tmp_path_factory: pytest.TempPathFactory, vectors: Path) -> dict[str, 
 @given(command=command_lines())
 def test_random_command_lines(command: tuple[str, list[str]], files: dict[str, str],
                               tmp_path_factory: pytest.TempPathFactory,
-                              capsys: pytest.CaptureFixture[str]) -> None:
+                              capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     tool, tokens = command
     work = tmp_path_factory.mktemp("fuzz-out")
     cwd = os.getcwd()
     os.chdir(work)  # relative outputs (e.g. "-o create") land in the scratch directory
     try:
-        _check_command_line(tool, tokens, files, work, capsys)
+        _check_command_line(tool, tokens, files, work, capsysbinary)
     finally:
         os.chdir(cwd)
 
 
 def _check_command_line(tool: str, tokens: list[str], files: dict[str, str], work: Path,
-                        capsys: pytest.CaptureFixture[str]) -> None:
+                        capsys: pytest.CaptureFixture[bytes]) -> None:
     argv = [str(work / "out") if t == "out" else files.get(t, t) for t in tokens]
     code = TOOLS[tool](argv)
     event(f"exit {code}")
-    _, err = capsys.readouterr()
+    _, raw_err = capsys.readouterr()  # stdout may be binary (e.g. a request written to "-")
+    err = raw_err.decode("utf-8", "replace")
     assert code in (0, 1, 2), (argv, code, err)
     assert "Traceback" not in err and "internal error" not in err, (argv, err)
     verdict = tool == "pvverify" or (tool == "pvimg" and "test" in argv)  # exit 1 = "no"

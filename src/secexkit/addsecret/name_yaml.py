@@ -293,7 +293,10 @@ def secret_yaml_path(name: str, output: str) -> PurePath:
     """Where NAME.yaml goes: next to ``output`` (cwd for ``-``), whitespace -> ``_``.
 
     The extension is replaced like Rust's ``set_extension`` (``x.tar.gz`` ->
-    ``x.tar.yaml``).  Unlike the reference, a ``/`` in the name cannot move the
+    ``x.tar.yaml``): whatever follows the last dot of the name is dropped, so
+    ``db.primary`` and ``db.replica`` both describe themselves in ``db.yaml`` (see
+    :func:`described_secret_name` to notice that before replacing one by the other).
+    Unlike the reference, a ``/`` in the name cannot move the
     file into another directory (it becomes ``_``), and names that give no file
     name are refused before anything is written.
     """
@@ -307,3 +310,26 @@ def secret_yaml_path(name: str, output: str) -> PurePath:
     base = stem if dot and stem else file_name
     directory = PurePath(".") if output == "-" else PurePath(output).parent
     return directory / f"{base}.yaml"
+
+
+def described_secret_name(path: str | PurePath) -> str | None:
+    """The secret name an existing NAME.yaml at ``path`` describes, or None.
+
+    None also when there is no such file or it is no secret description (unreadable,
+    not YAML, too large): this only serves to warn before one named secret's file
+    replaces another's.
+    """
+    import os
+
+    from ..errors import SecexError
+    from ..fileio import MAX_SMALL_FILE, read_input
+    from .name_yaml_reader import parse_secret_info
+
+    if not os.path.isfile(path):
+        return None
+    try:
+        info = parse_secret_info(read_input(os.fspath(path), "secret info file", MAX_SMALL_FILE),
+                                 os.fspath(path))
+    except (SecexError, ValueError, UnicodeError):
+        return None
+    return info.name

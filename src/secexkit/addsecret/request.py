@@ -42,11 +42,13 @@ __all__ = [
     "NO_USER_DATA",
     "AddSecretRequest",
     "OpenedRequest",
+    "RequestFlags",
     "RequestKeys",
     "UserData",
     "UserDataSigner",
     "build_request",
     "check_host_key_count",
+    "decode_request_flags",
     "extension_secret_from_cck",
     "open_request",
 ]
@@ -103,14 +105,51 @@ class UserData:
 NO_USER_DATA = UserData(UserDataType.NULL)
 
 
+class RequestFlags(NamedTuple):
+    """The 64-bit flags of an add-secret request, decoded.
+
+    ``disable_dump``: once the request is added, the ultravisor no longer provides the
+    dump keys of the guest (``--flags disable-dump``); ``unknown``: any other bits set,
+    as an integer (0 for requests ``pvsecret create`` writes).
+    """
+
+    disable_dump: bool = False
+    unknown: int = 0
+
+    @classmethod
+    def from_int(cls, value: int) -> RequestFlags:
+        """Decode the flags field of a request (e.g. ``parse_request(data).flags``)."""
+        if not 0 <= value < 1 << 64:
+            raise ValueError("add-secret flags are a 64-bit value")
+        return cls(disable_dump=bool(value & FLAG_DISABLE_DUMP),
+                   unknown=value & ~FLAG_DISABLE_DUMP)
+
+    def to_int(self) -> int:
+        """The flags field as written into a request."""
+        return (FLAG_DISABLE_DUMP if self.disable_dump else 0) | self.unknown
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The ``--flags`` names of the set bits that have one (e.g. ``("disable-dump",)``)."""
+        return ("disable-dump",) if self.disable_dump else ()
+
+
+def decode_request_flags(value: int) -> RequestFlags:
+    """The flags of a parsed request, decoded (see :class:`RequestFlags`)."""
+    return RequestFlags.from_int(value)
+
+
 class AddSecretRequest:
     """Everything that defines one add-secret request, except the random keys."""
 
     __slots__ = ("boot_tags", "cuid", "extension_secret", "flags", "secret", "user_data")
 
-    def __init__(self, secret: GuestSecret, boot_tags: BootHdrTags, flags: int = 0,  # noqa: PLR0917
+    def __init__(self, secret: GuestSecret, boot_tags: BootHdrTags,  # noqa: PLR0917
+                 flags: int | RequestFlags = 0,
                  cuid: bytes | None = None, extension_secret: SecretBytes | None = None,
                  user_data: UserData = NO_USER_DATA) -> None:
+        if isinstance(flags, RequestFlags):
+            flags = flags.to_int()
         if not 0 <= flags < 1 << 64:
             raise ValueError("add-secret flags are a 64-bit value")
         if cuid is not None and len(cuid) != CUID_SIZE:

@@ -23,6 +23,7 @@ from ._common import add_list_option
 
 if TYPE_CHECKING:
     from ..trust import DocumentResult, FetchLimits, Term
+    from ..trust.api import VerificationReport
     from ..trust.verifier import HostKeyVerifier
 
 log = logging.getLogger("secexkit.cli")
@@ -38,20 +39,29 @@ def add_host_key_options(parser: argparse._ActionsContainer, *, prefix: str = ""
 
     add_list_option(parser, "-k", "--host-key-document", dest=prefix + "host_key_document",
                     metavar="FILE", default=dflt([]),
-                    help="host-key document (X.509, PEM or DER); repeatable, comma lists")
+                    help="Host-key document of an IBM Z or LinuxONE machine (X.509, PEM or "
+                         "DER). Required; repeatable or comma-separated, 1 to 255 (pvimg "
+                         "create: 95) documents, one key slot each.")
     parser.add_argument("--no-verify", dest=prefix + "no_verify", action="store_true",
                         default=dflt(False),
-                        help="do not verify the host-key documents (not recommended)")
+                        help="Do not verify the host-key documents (a warning is printed); "
+                             "not recommended. Exactly one of --no-verify and --cert.")
     add_list_option(parser, "-C", "--cert", "--crt", dest=prefix + "cert", metavar="FILE",
                     default=dflt([]),
-                    help="IBM Z signing-key and intermediate CA certificates; repeatable")
+                    help="The IBM Z signing-key certificate and the intermediate CA "
+                         "certificate (e.g. DigiCertCA.crt and ibm-z-host-key-signing.crt), "
+                         "PEM or DER; repeatable or comma-separated. Turns verification on.")
     add_list_option(parser, "--crl", dest=prefix + "crl", metavar="FILE", default=dflt([]),
-                    help="certificate revocation lists (PEM or DER); repeatable")
+                    help="Certificate revocation lists (PEM, several per file, or DER); "
+                         "repeatable. Missing CRLs are downloaded from the certificates' "
+                         "distribution points unless --offline.")
     parser.add_argument("--offline", dest=prefix + "offline", action="store_true",
-                        default=dflt(False), help="do not download CRLs")
+                        default=dflt(False),
+                        help="Do not download CRLs: every CRL must be given with --crl.")
     parser.add_argument("--root-ca", dest=prefix + "root_ca", metavar="FILE",
                         default=dflt(None),
-                        help="trusted root CA (default: the system's trusted roots)")
+                        help="The trusted root CA certificate. Default: the system's trusted "
+                             "roots (SSL_CERT_FILE and SSL_CERT_DIR are honoured).")
 
 
 def check_host_key_options(args: argparse.Namespace) -> None:
@@ -141,6 +151,23 @@ def check_documents(args: argparse.Namespace) -> list[DocumentResult]:
         raise cli_error(exc) from None
     return [DocumentResult(r.source, r.host_key, None if r.error is None else cli_error(r.error))
             for r in results]
+
+
+def verification_report(args: argparse.Namespace) -> VerificationReport:
+    """:func:`check_documents` plus the dates of the chain and the CRLs (``pvverify``)."""
+    from ..trust import TrustError
+    from ..trust.api import VerificationReport, host_key_verification_report
+
+    try:
+        report = host_key_verification_report(
+            args.host_key_document, args.cert, args.crl, args.root_ca, offline=args.offline,
+            limits=download_limits())
+    except TrustError as exc:
+        raise cli_error(exc) from None
+    for result in report.documents:
+        if result.error is not None:
+            result.error = cli_error(result.error)
+    return VerificationReport(report.documents, report.certificates, report.crls)
 
 
 def load_host_keys(args: argparse.Namespace, protectee: str) -> list[HostKey]:

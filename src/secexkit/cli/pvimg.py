@@ -21,8 +21,8 @@ from ..errors import InputError, NotAvailableError, UsageError
 from ..hostkeys import parse_host_key_document
 from ..image import flags as image_flags
 from ..image import info as image_info
-from ..image.bootloader import find_boot_loaders
-from ..image.builder import ImageInputs, ImageOptions, create_image
+from ..image.bootloader import DEFAULT_DIRECTORIES, ENVIRONMENT_VARIABLE, find_boot_loaders
+from ..image.builder import ImageInputs, ImageOptions, check_components, create_image
 from ..image.header import (
     CCK_SIZE,
     IMAGE_KEY_SIZE,
@@ -38,6 +38,7 @@ from ._common import (
     StoreOnce,
     add_list_option,
     add_verbosity,
+    examples_epilog,
     read_file,
     run,
     write_stdout,
@@ -74,100 +75,170 @@ def _late_verbosity(parser: argparse.ArgumentParser) -> None:
 def add_create_options(parser: argparse.ArgumentParser) -> None:
     inputs = parser.add_argument_group("components")
     inputs.add_argument("-i", "--kernel", "--image", dest="kernel", metavar="FILE",
-                        action=StoreOnce, help="raw s390x Linux kernel (required)")
+                        action=StoreOnce,
+                        help="The raw s390x Linux kernel (e.g. /boot/vmlinuz on s390x; not an "
+                             "ELF file). Required.")
     inputs.add_argument("-r", "--ramdisk", metavar="FILE", action=StoreOnce,
-                        help="initial ramdisk")
+                        help="The initial ramdisk. Optional.")
     inputs.add_argument("-p", "--parmfile", metavar="FILE", action=StoreOnce,
-                        help="kernel command line")
+                        help="The kernel command line (a text file; it must fit the kernel's "
+                             "command-line size). Optional.")
     parser.add_argument("-o", "--output", metavar="FILE", action=StoreOnce,
-                        help="the Secure Execution image to write (required)")
+                        help="The Secure Execution image to write. Required; an existing file "
+                             "is kept unless --overwrite.")
     add_host_key_options(parser)
     parser.add_argument("--no-component-check", action="store_true",
-                        help="do not check the kernel and the command line")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+                        help="Do not check that the kernel is a raw s390x kernel and that the "
+                             "command line fits it.")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="Replace an existing output file.")
     keys = parser.add_argument_group("keys")
     keys.add_argument("--cck", "--comm-key", dest="cck", metavar="FILE", action=StoreOnce,
-                      help="32-byte customer communication key (default: random)")
+                      help="The customer communication key (CCK): a file of exactly 32 bytes. "
+                           "Default: random. Needed to decrypt dumps (--enable-dump) and to "
+                           "derive extension secrets (pvsecret create --cck).")
     keys.add_argument("--hdr-key", "--x-header-key", dest="hdr_key", metavar="FILE",
                       action=StoreOnce,
-                      help="32-byte SE header protection key (default: random)")
+                      help="The SE header protection key: a file of exactly 32 bytes. "
+                           "Default: random. Lets pvimg info --hdr-key authenticate the header.")
     keys.add_argument("--image-key", "--x-comp-key", dest="image_key", metavar="FILE",
                       action=StoreOnce,
-                      help="64-byte AES-XTS key of the components (default: random)")
+                      help="The AES-XTS key of the components: a file of exactly 64 bytes "
+                           "(two different halves). Default: random.")
     flags = parser.add_argument_group("header flags (dumping is disabled by default)")
     for suffix, _, _, _ in image_flags.FLAG_OPTIONS:
         pair = flags.add_mutually_exclusive_group()
         dest = "flag_" + suffix.replace("-", "_")
-        what, default, needs = _FLAG_HELP[suffix]
+        enable_help, disable_help = _FLAG_HELP[suffix]
         pair.add_argument(f"--enable-{suffix}", dest=dest, action="store_const",
-                          const=True, default=None,
-                          help=f"allow {what}" + (" (default)" if default else needs))
+                          const=True, default=None, help=enable_help)
         pair.add_argument(f"--disable-{suffix}", dest=dest, action="store_const",
-                          const=False, default=None,
-                          help=f"do not allow {what}" + ("" if default else " (default)"))
+                          const=False, default=None, help=disable_help)
+    parser.add_argument("--bootloader-dir", dest="bootloader_dir", metavar="DIR",
+                        action=StoreOnce,
+                        help="folder holding the s390x boot loaders stage3a.bin and "
+                             "stage3b_reloc.bin of s390-tools (default: "
+                             f"${ENVIRONMENT_VARIABLE}, then the s390-tools data folders "
+                             f"{', '.join(DEFAULT_DIRECTORIES)})")
     hidden = argparse.SUPPRESS
-    for name, metavar in (("--x-bootloader-directory", "DIR"), ("--x-psw", "ADDRESS"),
-                          ("--x-pcf", "HEX"), ("--x-scf", "HEX")):
+    # the reference's hidden name of --bootloader-dir
+    parser.add_argument("--x-bootloader-directory", dest="bootloader_dir", metavar="DIR",
+                        action=StoreOnce, help=hidden)
+    for name, metavar in (("--x-psw", "ADDRESS"), ("--x-pcf", "HEX"), ("--x-scf", "HEX")):
         parser.add_argument(name, metavar=metavar, action=StoreOnce, help=hidden)
 
 
+#: examples from IBM's product documentation (Secure Execution for Linux)
+EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "create": (
+        ("Build an SE image for a z16 (\"Preparing the guest image\"):",
+         "pvimg create -i /boot/vmlinuz -r /boot/initrd.img -p parmfile \\\n"
+         "    -k z16.crt -C DigiCertCA.crt -C ibm-sign.crt -o /boot/secure-linux"),
+        ("Allow encrypted dumps, decrypted later with the CCK:",
+         "pvimg create -i vmlinuz -r initrd.img -p parmfile -k z16.crt \\\n"
+         "    -C DigiCertCA.crt -C ibm-sign.crt --enable-dump --cck cck.bin -o se.img"),
+    ),
+    "info": (
+        ("Show the header of an image, authenticated with its header key:",
+         "pvimg info --format text --hdr-key hdr.key se.img"),
+    ),
+    "test": (
+        ("Is the image built for this host key document?", "pvimg test -k z16.crt se.img"),
+        ("In an SE guest: is the image built for the machine it runs on?",
+         "pvimg test --key-hashes se.img"),
+    ),
+    "genprotimg": (
+        ("Build an SE image (the older command of the documentation):",
+         "genprotimg -i /boot/vmlinuz -r /boot/initrd.img -p parmfile \\\n"
+         "    -k z16.crt -C DigiCertCA.crt -C ibm-sign.crt -o /boot/secure-linux"),
+    ),
+}
+
+#: suffix -> (--enable-X help, --disable-X help); "(default)" marks the default
 _FLAG_HELP = {
-    "dump": ("dumping the guest", False, " (needs --cck or --enable-cck-update)"),
-    "pckmo": ("PCKMO for DEA/TDEA, AES and ECC keys", True, ""),
-    "pckmo-hmac": ("PCKMO for HMAC keys", False, ""),
-    "backup-keys": ("backup target keys", False, ""),
-    "image-encryption": ("encrypting the components", True, ""),
-    "cck-extension-secret": ("only add-secret requests with the CCK-derived extension secret",
-                             False, " (needs --cck)"),
-    "cck-update": ("updating the CCK with an add-secret request", False, ""),
+    "dump": ("Allow the hypervisor to take encrypted dumps of the guest (needs --cck or "
+             "--enable-cck-update: the dump is decrypted with the CCK).",
+             "Do not allow dumps of the guest (default)."),
+    "pckmo": ("Allow PCKMO for DEA/TDEA, AES and ECC keys (default).",
+              "Do not allow PCKMO for DEA/TDEA, AES and ECC keys."),
+    "pckmo-hmac": ("Allow PCKMO for HMAC keys.", "Do not allow PCKMO for HMAC keys (default)."),
+    "backup-keys": ("Allow the image to run on the backup target keys too.",
+                    "Do not allow backup target keys (default)."),
+    "image-encryption": ("Encrypt the components (default).",
+                         "Do not encrypt the components: the kernel, ramdisk and command line "
+                         "are readable by anyone (integrity is still protected)."),
+    "cck-extension-secret": ("Require the extension secret derived from the CCK in every "
+                             "add-secret request (needs --cck; pvsecret create --cck).",
+                             "Do not require a CCK-derived extension secret (default)."),
+    "cck-update": ("Allow replacing the CCK with pvsecret create update-cck (z17 or later).",
+                   "Do not allow replacing the CCK (default)."),
 }
 
 
 def build_parser() -> ArgumentParser:
     parser = _Parser(prog="pvimg",
-                            description="Create and inspect IBM Secure Execution boot images.")
+                     description="Create and inspect IBM Secure Execution boot images. Exit "
+                                 "codes: 0 success, 1 error (pvimg test: not included), 2 "
+                                 "usage error.",
+                     epilog=examples_epilog(EXAMPLES["create"]))
     add_verbosity(parser)
-    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--version", action="store_true", help="Print the version and exit.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND",
                                      parser_class=ArgumentParser)
-    create = commands.add_parser("create", help="create a Secure Execution boot image",
-                                 description="Create a Secure Execution boot image.")
+    create = commands.add_parser("create", help="Create a Secure Execution boot image.",
+                                 description="Create a Secure Execution boot image from a "
+                                             "kernel, an optional ramdisk and command line, "
+                                             "for the machines of the host-key documents. "
+                                             "Dumps are disabled unless --enable-dump.",
+                                 epilog=examples_epilog(EXAMPLES["create"]))
     add_create_options(create)
     _late_verbosity(create)
 
-    info = commands.add_parser("info", help="show the SE header of an image",
-                               description="Show the Secure Execution header of an image.")
+    info = commands.add_parser("info", help="Show the SE header of an image.",
+                               description="Show the Secure Execution header of an image: "
+                                           "flags, key slots (host-key hashes), tags.",
+                               epilog=examples_epilog(EXAMPLES["info"]))
     info.add_argument("input", nargs="?", metavar="INPUT",
-                      help="SE image or extracted SE header")
+                      help="The SE image or an extracted SE header.")
     info.add_argument("--format", metavar="FORMAT", action=StoreOnce,
-                      help="text, text:full, json, json:pretty, json:minify "
-                           "(default: text on a terminal, else json)")
+                      help="Output format: text, text:full, json, json:pretty or json:minify. "
+                           "Default: text on a terminal, else json.")
     info.add_argument("--hdr-key", "--key", dest="hdr_key", metavar="FILE", action=StoreOnce,
-                      help="header protection key: authenticate (and decrypt) the header")
+                      help="The header protection key (32 bytes, pvimg create --hdr-key): "
+                           "authenticate and decrypt the header. Without it the output is "
+                           "not verified (a warning says so).")
     info.add_argument("--show-secrets", action="store_true",
-                      help="show the decrypted secrets (needs --hdr-key)")
+                      help="Show the decrypted secrets (CCK, image key). Needs --hdr-key.")
     info.add_argument("--print-schema", metavar="FORMAT", choices=("json", "text"), action=StoreOnce,
-                      type=str.lower, help="print the JSON schema of the output and exit")
+                      type=str.lower,
+                      help="Print the JSON schema of the json output and exit (json or text).")
     _late_verbosity(info)
 
-    test = commands.add_parser("test", help="test whether an image is made for a host",
+    test = commands.add_parser("test", help="Test whether an image is made for a host.",
                                description="Test whether an SE image carries a key slot "
-                                           "for the given host keys.")
-    test.add_argument("input", metavar="IMAGE", help="SE image or extracted SE header")
+                                           "for the given host keys. Exit 0 if at least one "
+                                           "is included, 1 if none is.",
+                               epilog=examples_epilog(EXAMPLES["test"]))
+    test.add_argument("input", metavar="IMAGE", help="The SE image or an extracted SE header.")
     add_list_option(test, "-k", "--host-key-document", dest="host_key_document",
-                    metavar="FILE", default=[], help="host-key documents (not verified)")
+                    metavar="FILE", default=[],
+                    help="Host-key documents to look for (not verified); repeatable.")
     test.add_argument("--key-hashes", metavar="FILE", action=StoreOnce,
-                      help=f"host key hashes to test (--key-hashes alone: {SYS_UV_KEYS_ALL})")
+                      help="A file of host-key hashes to look for, one hex line each (15 lines, "
+                           "as the ultravisor lists them); --key-hashes alone reads "
+                           f"{SYS_UV_KEYS_ALL} (in an SE guest or on its host).")
     _late_verbosity(test)
-    commands.add_parser("version", help=argparse.SUPPRESS)
+    commands.add_parser("version", help="Print the version and exit.",
+                        description="Print the version and exit.")
     return parser
 
 
 def build_genprotimg_parser() -> ArgumentParser:
     parser = _Parser(prog="genprotimg",
-                            description="Create a Secure Execution boot image (= pvimg create).")
+                     description="Create a Secure Execution boot image (= pvimg create).",
+                     epilog=examples_epilog(EXAMPLES["genprotimg"]))
     add_verbosity(parser)
-    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--version", action="store_true", help="Print the version and exit.")
     # the reference's deprecated help options
     parser.add_argument("--help-all", "--help-experimental", action="help",
                         help=argparse.SUPPRESS)
@@ -277,9 +348,13 @@ def _check_create_files(args: argparse.Namespace) -> None:
 
 def _create(args: argparse.Namespace) -> int:
     chosen = _check_create_options(args)
-    if args.x_bootloader_directory is not None:
-        log.warning("Use bootloader directory: %s", args.x_bootloader_directory)
+    if args.bootloader_dir is not None:
+        log.warning("Use bootloader directory: %s", args.bootloader_dir)
     _check_create_files(args)
+    inputs = ImageInputs(Path(args.kernel), Path(args.ramdisk) if args.ramdisk else None,
+                         Path(args.parmfile) if args.parmfile else None)
+    if not args.no_component_check:  # a wrong kernel is reported as such, before the rest
+        check_components(inputs)
     host_keys = load_host_keys(args, "Secure Execution image")
     cck = _read_key(args.cck, CCK_SIZE, "customer communication key (CCK)")
     header_key = _read_key(args.hdr_key, PROTECTION_KEY_SIZE,
@@ -292,9 +367,7 @@ def _create(args: argparse.Namespace) -> int:
         log.warning("The components encryption is disabled, make sure that the components do "
                     "not contain any confidential content.")
     psw = args.x_psw
-    loaders = find_boot_loaders(args.x_bootloader_directory)
-    inputs = ImageInputs(Path(args.kernel), Path(args.ramdisk) if args.ramdisk else None,
-                         Path(args.parmfile) if args.parmfile else None)
+    loaders = find_boot_loaders(args.bootloader_dir, option="--bootloader-dir DIR")
     options = ImageOptions(host_keys=host_keys, pcf=pcf, scf=scf, cck=cck,
                            header_key=header_key, image_key=image_key, psw_address=psw,
                            component_check=not args.no_component_check,

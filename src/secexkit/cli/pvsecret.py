@@ -20,6 +20,7 @@ from ._common import (
     StoreOnce,
     add_list_option,
     add_verbosity,
+    examples_epilog,
     read_exact,
     read_file,
     run,
@@ -54,30 +55,55 @@ def _add_create_options(parser: argparse._ActionsContainer, prefix: str = "",
 
     add_host_key_options(parser, prefix=prefix, default=argparse.SUPPRESS if suppress else None)
     once("--hdr", dest="hdr", metavar="FILE",
-         help="SE image or extracted SE header the request is bound to (required)")
+         help="The SE image (or its SE header, extracted with pvextract-hdr) the request is "
+              "bound to. Required. Only a guest booted from that image can add the request; "
+              "its key slots should name the host keys of -k (a warning says which do not).")
     once("-o", "--output", dest="output", metavar="FILE",
-         help="where to write the request (required; - for stdout)")
-    switch("-f", "--force", dest="force", help="create a request even inside an SE guest")
+         help="Where to write the request. Required; - writes it to standard output. "
+              "Named secrets also write NAME.yaml next to it (see --stdout).")
+    switch("-f", "--force", dest="force",
+           help="Create a request even on an SE guest. Default: refuse, because a secret "
+                "should never be prepared on the machine that is to use it.")
     once("--extension-secret", dest="extension_secret", metavar="FILE",
-         help="32-byte extension secret")
+         help="Add this extension secret (a file of exactly 32 bytes). Needed when the image "
+              "was built with --enable-cck-extension-secret. Conflicts with --cck.")
     once("--cck", dest="cck", metavar="FILE",
-         help="32-byte customer communication key: derive the extension secret")
+         help="Derive the extension secret from the customer communication key (CCK) of the "
+              "image (a file of exactly 32 bytes, as given to pvimg create --cck; "
+              "HKDF-SHA512). Conflicts with --extension-secret.")
     once("--cuid-hex", dest="cuid_hex", metavar="HEX",
-         help="bind to the guest with this config UID ([0x] + 32 hex digits)")
+         help="Bind the request to the one guest with this configuration unique ID (CUID): "
+              "32 hex digits, optionally after 0x (pvattest shows it). Conflicts with --cuid.")
     once("--cuid", dest="cuid", metavar="FILE",
-         help="config UID: 16-byte file or YAML with a 'cuid' entry")
+         help="Bind the request to one guest: its CUID as a 16-byte file, or a YAML file "
+              "with a 'cuid' entry (as pvattest writes). Conflicts with --cuid-hex.")
     add_list_option(parser, "--flags", dest=prefix + "flags", metavar="FLAG", default=d([]),
-                    help="add-secret flags: disable-dump")
+                    help="Flags of the request; repeatable or comma-separated. Only value: "
+                         "disable-dump: once the request is added, the ultravisor no longer "
+                         "provides the dump keys for this guest, so the hypervisor cannot take "
+                         "an (encrypted) dump of it any more; cannot be undone until the guest "
+                         "reboots. Default: no flags.")
+    parser.add_argument("--disable-dump", dest=prefix + "flags", action="append_const",
+                        const="disable-dump", default=d([]),
+                        help="The same as --flags disable-dump (the product documentation's "
+                             "wording).")
     once("--pcf", dest="pcf", metavar="HEX", help=argparse.SUPPRESS)
     once("--user-data", dest="user_data", metavar="FILE",
-         help="user data to embed (unsigned, or signed)")
+         help="Embed this file as user data, which pvsecret verify shows again. At most 512 "
+              "bytes unsigned; signed (--user-sign-key): 256 bytes with EC P-521 or RSA 2048, "
+              "128 bytes with RSA 3072. Conflicts with --policy.")
     once("--user-sign-key", dest="user_sign_key", metavar="FILE",
-         help="sign the user data (EC secp521r1, RSA 2048/3072; PEM or DER)")
+         help="Sign the user data with this private key (PEM or DER): EC secp521r1, RSA 2048 "
+              "or RSA 3072 bits. pvsecret verify --user-cert checks the signature.")
     once("--policy", dest="policy", metavar="FILE",
-         help="embed a reference (SHA-256 and path) to this policy file")
+         help="Embed a reference to this policy file (its SHA-256 and path) as unsigned user "
+              "data, and print the SHA-256 on standard output. Conflicts with --user-data.")
     once("--toc-policy", dest="toc_policy", metavar="FILE",
-         help="append the request tag (hex) to this file")
-    switch("--use-name", dest="use_name", help="use the name itself as the secret ID")
+         help="Append the request tag (32 hex digits and a newline) to this file, once every "
+              "other output is written; created if missing.")
+    switch("--use-name", dest="use_name",
+           help="Use the name itself (at most 31 bytes, zero-padded) as the secret ID instead "
+                "of its SHA-256. Association and retrievable secrets only.")
 
 
 #: create options that take a value (to find the secret type before parsing)
@@ -131,16 +157,20 @@ def build_parser(argv: Sequence[str] | None = None) -> ArgumentParser:
     command, secret_type = _selected(argv)
     parser = ArgumentParser(
         prog="pvsecret",
-        description="Create, verify and manage add-secret requests for IBM Secure Execution.",
+        description="Create, verify and manage add-secret requests for IBM Secure Execution "
+                    "for Linux. Requests are created on a trusted machine and added in the "
+                    "guest. Exit codes: 0 success, 1 error, 2 usage error.",
+        epilog=examples_epilog(EXAMPLES["pvsecret"]),
     )
     add_verbosity(parser)
-    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--version", action="store_true", help="Print the version and exit.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND",
                                      parser_class=ArgumentParser)
     for name, (aliases, help_text, fill) in _COMMANDS.items():
         if command is None or command in (name, *aliases):
             sub = commands.add_parser(name, aliases=list(aliases), help=help_text,
-                                      description=help_text)
+                                      description=help_text,
+                                      epilog=examples_epilog(EXAMPLES.get(name, ())))
             _add_late_verbosity(sub)
             if name == "create":
                 _fill_create(sub, secret_type)
@@ -156,7 +186,8 @@ def _fill_create(create: ArgumentParser, secret_type: str | None) -> None:
     for name, (aliases, help_text, fill) in _SECRET_TYPE_PARSERS.items():
         if secret_type is None or secret_type in (name, *aliases):
             sub = kinds.add_parser(name, aliases=list(aliases), help=help_text,
-                                   description=help_text)
+                                   description=help_text,
+                                   epilog=examples_epilog(EXAMPLES.get(name, ())))
             _add_create_options(sub, prefix=_AFTER, suppress=True)
             _add_late_verbosity(sub)
             fill(sub)
@@ -166,25 +197,45 @@ def _fill_meta(parser: ArgumentParser) -> None:
     del parser  # no options of its own
 
 
+_NAME_HELP = ("The secret's name; its SHA-256 is the secret ID (see --use-name). The "
+              "description is written to NAME.yaml next to --output: whitespace and / become _, "
+              "and what follows the name's last dot is replaced (db.primary -> db.yaml).")
+_STDOUT_HELP = "Print the NAME.yaml description on standard output instead of writing the file."
+
+
 def _fill_association(parser: ArgumentParser) -> None:
-    parser.add_argument("name", metavar="NAME", help="secret name; its SHA-256 is the secret ID")
-    parser.add_argument("--stdout", action="store_true", help="print NAME.yaml to stdout")
+    parser.add_argument("name", metavar="NAME", help=_NAME_HELP)
+    parser.add_argument("--stdout", action="store_true", help=_STDOUT_HELP)
     parser.add_argument("--input-secret", action=StoreOnce, metavar="FILE",
-                        help="use this 32-byte secret")
+                        help="Use this secret (a file of exactly 32 bytes). Default: a random "
+                             "one. Conflicts with --output-secret.")
     parser.add_argument("--output-secret", action=StoreOnce, metavar="FILE",
-                        help="write the (random) secret to FILE (mode 0600)")
+                        help="Write the random secret to FILE (mode 0600), e.g. for the "
+                             "second guest of the association. Conflicts with --input-secret.")
 
 
 def _fill_retrievable(parser: ArgumentParser) -> None:
-    parser.add_argument("name", metavar="NAME", help="secret name; its SHA-256 is the secret ID")
-    parser.add_argument("--secret", metavar="FILE", required=True, help="the secret (file)")
-    parser.add_argument("--type", dest="kind", choices=SECRET_KINDS, required=True,
-                        help="the kind of secret")
-    parser.add_argument("--stdout", action="store_true", help="print NAME.yaml to stdout")
+    parser.add_argument("name", metavar="NAME", help=_NAME_HELP)
+    parser.add_argument("--secret", metavar="FILE",
+                        help="The secret: the file described by --type. Required.")
+    parser.add_argument("--type", dest="kind", choices=SECRET_KINDS,
+                        help="What --secret holds (required); its size or curve picks the "
+                             "secret type. Values: plain (any data of at most 8190 bytes); aes "
+                             "(an AES key of 16, 24 or 32 bytes: AES-128/192/256); aes-xts (two "
+                             "AES keys of equal size, 32 or 64 bytes in all: XTS-128/256); "
+                             "hmac-sha (an HMAC key already pre-processed to the hash's block "
+                             "size as FIPS 198-1 K0, i.e. a longer key hashed and a shorter one "
+                             "zero-padded: 64 bytes for HMAC-SHA-256, 128 bytes for "
+                             "HMAC-SHA-512); ec (a private key, PEM or DER, on secp256r1, "
+                             "secp384r1, secp521r1, ed25519 or ed448).")
+    parser.add_argument("--stdout", action="store_true", help=_STDOUT_HELP)
 
 
 def _fill_update_cck(parser: ArgumentParser) -> None:
-    parser.add_argument("--secret", metavar="FILE", required=True, help="the new 32-byte CCK")
+    parser.add_argument("--secret", metavar="FILE",
+                        help="The new customer communication key: a file of exactly 32 "
+                             "bytes. Required. The image must have been built with pvimg "
+                             "create --enable-cck-update (z17 or later).")
 
 
 class _IntermixedParser(ArgumentParser):
@@ -217,67 +268,140 @@ def _intermixed(parser: ArgumentParser) -> None:
 
 def _fill_verify(parser: ArgumentParser) -> None:
     _intermixed(parser)
-    parser.add_argument("input_pos", nargs="?", metavar="INPUT", help="the request (- for stdin)")
+    parser.add_argument("input_pos", nargs="?", metavar="INPUT",
+                        help="The add-secret request to check; - reads standard input.")
     parser.add_argument("output_pos", nargs="?", metavar="OUTPUT",
-                        help="where to write the user data (default stdout)")
-    parser.add_argument("-i", "--input", metavar="FILE", help="the request (- for stdin)")
-    parser.add_argument("-o", "--output", metavar="FILE",
-                        help="where to write the user data (default stdout)")
+                        help="Where to write the user data (512 bytes, zero-padded). Default: "
+                             "standard output, but never a terminal (the data is binary).")
+    parser.add_argument("-i", "--input", metavar="FILE", help="The same as INPUT.")
+    parser.add_argument("-o", "--output", metavar="FILE", help="The same as OUTPUT.")
     parser.add_argument("--user-cert", metavar="FILE",
-                        help="certificate to verify signed user data (PEM or DER)")
+                        help="Certificate (PEM or DER) whose key signed the user data; "
+                             "required when the user data is signed, refused when it is not.")
 
 
 def _fill_add(parser: ArgumentParser) -> None:
     _intermixed(parser)
     parser.add_argument("input_pos", nargs="?", metavar="INPUT",
-                        help="the add-secret request (- for stdin)")
-    parser.add_argument("-i", "--input", metavar="FILE", help="the add-secret request")
+                        help="The add-secret request; - reads standard input.")
+    parser.add_argument("-i", "--input", metavar="FILE", help="The same as INPUT.")
     parser.add_argument("-f", "--force", action="store_true",
-                        help="add even if a secret with this ID exists")
+                        help="Add the request even if the store holds a secret with this ID.")
 
 
 def _fill_list(parser: ArgumentParser) -> None:
     _intermixed(parser)
     parser.add_argument("output_pos", nargs="?", metavar="OUTPUT",
-                        help="where to write the list (default stdout)")
-    parser.add_argument("-o", "--output", metavar="FILE",
-                        help="where to write the list (default stdout)")
+                        help="Where to write the list. Default: standard output.")
+    parser.add_argument("-o", "--output", metavar="FILE", help="The same as OUTPUT.")
     parser.add_argument("--format", choices=("human", "yaml", "bin"), default="human",
-                        help="output format (default human)")
+                        help="Output format: human (default), yaml, or bin (the ultravisor's "
+                             "binary list).")
 
 
 def _fill_retrieve(parser: ArgumentParser) -> None:
     _intermixed(parser)
     parser.add_argument("input_pos", nargs="?", metavar="INPUT",
-                        help="the secret: NAME.yaml, hex ID, name or index (see --inform)")
+                        help="The secret: its NAME.yaml, hex ID, name or index (see --inform).")
     parser.add_argument("output_pos", nargs="?", metavar="OUTPUT",
-                        help="where to write the secret (default stdout)")
-    parser.add_argument("-i", "--input", metavar="ID", help="the secret (see --inform)")
-    parser.add_argument("-o", "--output", metavar="FILE",
-                        help="where to write the secret (default stdout)")
+                        help="Where to write the secret (mode 0600). Default: standard output.")
+    parser.add_argument("-i", "--input", metavar="ID", help="The same as INPUT.")
+    parser.add_argument("-o", "--output", metavar="FILE", help="The same as OUTPUT.")
     parser.add_argument("--inform", choices=("yaml", "hex", "name", "idx"), default="yaml",
-                        help="how INPUT names the secret (default yaml)")
+                        help="How INPUT names the secret: yaml (default; the NAME.yaml of "
+                             "pvsecret create), hex (the 32-byte ID), name, or idx (its index "
+                             "in pvsecret list).")
     parser.add_argument("--outform", choices=("pem", "bin"), default="pem",
-                        help="output format (default pem)")
+                        help="Output format: pem (default; labelled by the secret's kind) or "
+                             "bin (the raw secret).")
 
 
 _Fill = Callable[[ArgumentParser], None]
 #: name -> (aliases, help, what to add); "create" is filled by _fill_create
 _COMMANDS: dict[str, tuple[tuple[str, ...], str, _Fill]] = {
-    "create": ((), "create an add-secret request for one or more IBM Z host keys", _fill_meta),
-    "verify": ((), "check an add-secret request", _fill_verify),
-    "add": ((), "add a request to the secret store (s390x)", _fill_add),
-    "lock": ((), "lock the secret store (s390x)", _fill_meta),
-    "list": ((), "list the secret store (s390x)", _fill_list),
-    "retrieve": (("retr",), "retrieve a secret from the store (s390x)", _fill_retrieve),
-    "version": ((), "print the version", _fill_meta),
+    "create": ((), "Create an add-secret request for one or more IBM Z host keys. Run it on a "
+                   "trusted machine; the request is bound to one SE image (--hdr).", _fill_meta),
+    "verify": ((), "Check an add-secret request's structure and user-data signature, and write "
+                   "its user data.", _fill_verify),
+    "add": ((), "Add a request to the ultravisor's secret store. Only in an SE guest (s390x, "
+                "/dev/uv).", _fill_add),
+    "lock": ((), "Lock the secret store: no more secrets can be added until the guest "
+                 "reboots. Only in an SE guest.", _fill_meta),
+    "list": ((), "List the secrets in the store. Only in an SE guest.", _fill_list),
+    "retrieve": (("retr",), "Retrieve a retrievable secret from the store. Only in an SE "
+                            "guest on z17 or later.", _fill_retrieve),
+    "version": ((), "Print the version and exit.", _fill_meta),
 }
 _SECRET_TYPE_PARSERS: dict[str, tuple[tuple[str, ...], str, _Fill]] = {
-    "meta": ((), "a request that only carries flags (e.g. disable-dump)", _fill_meta),
-    "association": ((), "an association secret (32 bytes) with a name", _fill_association),
-    "retrievable": (("retr",), "a secret the guest can retrieve", _fill_retrievable),
-    "update-cck": (("cck",), "replace the customer communication key", _fill_update_cck),
+    "meta": ((), "A request that carries no secret, only flags (e.g. --flags disable-dump).",
+             _fill_meta),
+    "association": ((), "An association secret: 32 bytes (random unless --input-secret) with a "
+                        "name, e.g. for IBM Hyper Protect or a guest pair.", _fill_association),
+    "retrievable": (("retr",), "A secret the guest can retrieve (plaintext or a key, see "
+                               "--type). z17 or later.", _fill_retrievable),
+    "update-cck": (("cck",), "Replace the image's customer communication key (CCK). The "
+                             "image must be built with pvimg create --enable-cck-update.",
+                   _fill_update_cck),
 }
+
+_DOC_FILES = ("-k z16.crt --hdr se.hdr", "--crt DigiCertCA.crt --crt ibm-sign.crt")
+#: examples from IBM's product documentation (Secure Execution for Linux), per sub-command
+EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "meta": (
+        ("Prevent dumps of the guest (\"Preventing SEL guest dumps\"):",
+         "pvsecret create meta -k z16.crt --hdr se.hdr -o addNoDumpReq \\\n"
+         "    --crt DigiCertCA.crt --crt ibm-sign.crt --flags disable-dump"),
+    ),
+    "association": (
+        ("An association secret named myConfidentialSecret, dumps disabled:",
+         "pvsecret create association -k z16.crt --hdr se.hdr -o addSecretReq \\\n"
+         "    --crt DigiCertCA.crt --crt ibm-sign.crt --flags disable-dump \\\n"
+         "    \"myConfidentialSecret\""),
+    ),
+    "retrievable": (
+        ("A retrievable AES key MyRetrSecret for one image (\"Creating and retrieving "
+         "retrievable secrets\"):",
+         "pvsecret create retr -k z17.crt --hdr se.hdr -o addRetrReq \\\n"
+         "    -C DigiCertCA.crt -C ibm-sign.crt --secret aes.key --type aes \\\n"
+         "    --extension-secret ext.secret MyRetrSecret"),
+    ),
+    "update-cck": (
+        ("Replace the CCK of an image built with --enable-cck-update:",
+         "pvsecret create update-cck -k z17.crt --hdr se.hdr -o updateCckReq \\\n"
+         "    --crt DigiCertCA.crt --crt ibm-sign.crt --cck old.cck --secret new.cck"),
+    ),
+    "create": (
+        ("Prevent dumps of the guest:",
+         "pvsecret create meta -k z16.crt --hdr se.hdr -o addNoDumpReq \\\n"
+         "    --crt DigiCertCA.crt --crt ibm-sign.crt --flags disable-dump"),
+        ("An association secret:",
+         "pvsecret create association -k z16.crt --hdr se.hdr -o addSecretReq \\\n"
+         "    --crt DigiCertCA.crt --crt ibm-sign.crt \"myConfidentialSecret\""),
+    ),
+    "verify": (
+        ("Check a request and write its user data to a file:",
+         "pvsecret verify addSecretReq userdata.bin"),
+        ("Check signed user data:",
+         "pvsecret verify --user-cert signer.crt addSecretReq userdata.bin"),
+    ),
+    "add": (
+        ("In the SE guest, add the request (\"Adding secrets to a guest\"):",
+         "pvsecret add addSecretReq"),
+    ),
+    "lock": (("In the SE guest, after the last secret was added:", "pvsecret lock"),),
+    "list": (("In the SE guest, show the secrets in the store:", "pvsecret list"),),
+    "retrieve": (
+        ("In the SE guest, retrieve a secret through the NAME.yaml of pvsecret create:",
+         "pvsecret retrieve -o MyRetrSecret.pem MyRetrSecret.yaml"),
+    ),
+    "pvsecret": (
+        ("Prevent dumps of the guest (on the trusted machine, then in the guest):",
+         "pvsecret create meta -k z16.crt --hdr se.hdr -o addNoDumpReq \\\n"
+         "    --crt DigiCertCA.crt --crt ibm-sign.crt --flags disable-dump\n"
+         "pvsecret add addNoDumpReq"),
+    ),
+}
+
 
 
 def merge_late_options(args: argparse.Namespace) -> None:
@@ -335,7 +459,7 @@ def _parse_flags(args: argparse.Namespace) -> int:
     return flags
 
 
-def _read_boot_tags(path: str) -> Any:
+def _read_se_header(path: str) -> Any:
     from ..errors import FormatError
     from ..formats.se_header import read_se_header
 
@@ -345,7 +469,7 @@ def _read_boot_tags(path: str) -> Any:
     stream, _ = fileio.open_regular(path, "")
     try:
         with stream:
-            return read_se_header(stream).boot_tags
+            return read_se_header(stream)
     except OSError as exc:
         raise InputError(f"Cannot open `{path}`: {exc.strerror or exc}") from None
     except FormatError as exc:
@@ -389,6 +513,15 @@ def _check_create_args(args: argparse.Namespace) -> None:
         if getattr(args, a) is not None and getattr(args, b) is not None:
             raise UsageError(f"the argument '--{a.replace('_', '-')}' cannot be used with "
                              f"'--{b.replace('_', '-')}'")
+    if args.secret_type in ("retrievable", "retr", "update-cck", "cck"):
+        # checked here, not by argparse: a mistyped option (-aes) gets "did you mean" first
+        missing = [flag for flag, dest in (("--secret <FILE>", "secret"), ("--type <TYPE>", "kind"))
+                   if getattr(args, dest, "") is None]
+        if missing:
+            raise UsageError("the following required arguments were not provided: "
+                             f"{' '.join(missing)}",
+                             f"For more information, try 'pvsecret create {args.secret_type} "
+                             "--help'.")
     if args.secret_type == "association" and None not in (args.input_secret, args.output_secret):
         raise UsageError("the argument '--input-secret' cannot be used with '--output-secret'")
 
@@ -504,6 +637,33 @@ def _check_toc_policy(path: str) -> None:
                          f"no permission to create it in `{parent}`")
 
 
+def _warn_hosts_not_in_image(documents: Sequence[str], host_keys: Sequence[Any], se_header: Any,
+                             hdr: str) -> None:
+    """Warn per host-key document whose key has no key slot in the image (the hashes are
+    plaintext in the SE header); the request is built all the same."""
+    in_image = {slot.host_key_hash for slot in se_header.key_slots}
+    warned = set()
+    for document, key in zip(documents, host_keys, strict=True):
+        if key.hash not in in_image and document not in warned:
+            warned.add(document)
+            log.warning("WARNING: The host key of '%s' (hash %s) is in none of the key slots of "
+                        "the SE image '%s': that image cannot run on this host, so the request "
+                        "cannot be added there (check -k and --hdr)", document, key.hash.hex(),
+                        hdr)
+
+
+def _warn_replaced_secret_info(yaml_path: str, name: str) -> None:
+    """Say so when NAME.yaml already describes another secret (e.g. ``db.a`` then ``db.b``)."""
+    from ..addsecret.name_yaml import described_secret_name
+
+    previous = described_secret_name(yaml_path)
+    if previous is not None and previous != name:
+        log.warning("WARNING: '%s' describes the secret '%s'; it is replaced by the description "
+                    "of '%s' (the file name drops everything after the name's last dot: use "
+                    "--stdout or another --output folder to keep both)", yaml_path, previous,
+                    name)
+
+
 def cmd_create(args: argparse.Namespace) -> int:
     _check_create_args(args)
     _refuse_on_se_guest(args.force)
@@ -513,7 +673,8 @@ def cmd_create(args: argparse.Namespace) -> int:
 
     secret = _secret(args)
     flags = _parse_flags(args)
-    tags = _read_boot_tags(args.hdr)
+    se_header = _read_se_header(args.hdr)
+    tags = se_header.boot_tags
     cuid = None
     if args.cuid_hex is not None or args.cuid is not None:
         from ..addsecret.cuid import parse_cuid_file, parse_cuid_hex
@@ -552,8 +713,11 @@ def cmd_create(args: argparse.Namespace) -> int:
     if args.toc_policy is not None:
         _check_toc_policy(args.toc_policy)
     host_keys = load_host_keys(args, "secret")
+    if yaml_path is not None:
+        _warn_replaced_secret_info(yaml_path, secret.name)
     request = AddSecretRequest(secret, tags, flags=flags, cuid=cuid, extension_secret=extension,
                                user_data=user_data).build(host_keys)
+    _warn_hosts_not_in_image(args.host_key_document, host_keys, se_header, args.hdr)
     with fileio.OutputTransaction() as outputs:
         if policy_line:
             outputs.add("-", policy_line)
@@ -578,6 +742,14 @@ def cmd_create(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- verify
 
+def _stdout_is_terminal() -> bool:
+    """Is standard output a terminal (binary data would garble it)?"""
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from ..addsecret.user_data import load_verification_certificate, verify_request_user_data
     from ..errors import VerificationError
@@ -600,6 +772,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise type(exc)(f"Could not verify the add-secret request in '{source}': {exc}",
                         *exc.details) from None
     log.warning("Successfully verified the request.")
+    if result.data is not None and output == "-" and _stdout_is_terminal():
+        # as compressors do: binary data (zero-padded) would garble the terminal
+        raise InputError("Not writing the binary user data to a terminal: name an OUTPUT file "
+                         "(pvsecret verify INPUT OUTPUT) or redirect standard output",
+                         "use '-' only with a pipe or a redirection, e.g. "
+                         "'pvsecret verify INPUT - | xxd'")
     if result.data is not None:
         with fileio.OutputTransaction() as outputs:
             outputs.add(output, result.data)

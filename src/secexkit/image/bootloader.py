@@ -1,9 +1,10 @@
 """Finding and checking the s390x boot loaders ``stage3a.bin`` and ``stage3b_reloc.bin``.
 
 They are machine code built by s390-tools; we only patch their argument
-blocks.  Search order: an explicit directory (``--x-bootloader-directory``)
-alone if given; otherwise ``$SECEXKIT_BOOTLOADER_DIR`` if set, then the data
-directories where distributions install s390-tools.
+blocks.  Search order: an explicit directory (``pvimg create --bootloader-dir``,
+alias ``--x-bootloader-directory``) alone if given; otherwise
+``$SECEXKIT_BOOTLOADER_DIR`` if set, then the data directories where
+distributions install s390-tools.
 """
 
 from __future__ import annotations
@@ -73,8 +74,24 @@ def _read(path: Path) -> bytes:
     return read_input(str(path), "boot loader", MAX_LOADER_SIZE)
 
 
-def find_boot_loaders(explicit: str | os.PathLike[str] | None = None) -> BootLoaders:
-    """Load both loaders from the first directory that has both of them."""
+#: where the loaders come from (said when they are missing)
+WHERE_TO_GET: Final = (
+    "they are s390x binaries built by s390-tools: copy them from an s390-tools installation of "
+    "the same release (pvimg's data folder, e.g. /usr/share/s390-tools/pvimg on an s390x "
+    "system), or install the s390-tools data package of a distribution that ships it for x86"
+)
+
+
+def find_boot_loaders(explicit: str | os.PathLike[str] | None = None, *,
+                      option: str = "the bootloader folder") -> BootLoaders:
+    """Load both loaders from the first directory that has both of them.
+
+    ``explicit``: the only folder searched (else ``$SECEXKIT_BOOTLOADER_DIR``, then
+    :data:`DEFAULT_DIRECTORIES`); ``option``: how the caller names that setting in a
+    message (the CLI passes ``--bootloader-dir DIR``).  Raises
+    :class:`~secexkit.errors.NotAvailableError` naming the folders searched, the
+    setting, :data:`ENVIRONMENT_VARIABLE` and where the loaders come from.
+    """
     directories = candidate_directories(explicit)
     for directory in directories:
         stage3a = directory / STAGE3A_NAME
@@ -85,12 +102,15 @@ def find_boot_loaders(explicit: str | os.PathLike[str] | None = None) -> BootLoa
         if explicit is not None:
             missing = [p.name for p in (stage3a, stage3b) if not p.is_file()]
             raise NotAvailableError(
-                f"Boot loader {' and '.join(missing)} not found in `{directory}`",
+                f"Boot loader {' and '.join(missing)} not found in `{directory}` (given with "
+                f"{option}): {WHERE_TO_GET}",
                 "pvimg create needs stage3a.bin and stage3b_reloc.bin from s390-tools",
             )
     looked = ", ".join(str(d) for d in directories)
     raise NotAvailableError(
-        f"The boot loaders {STAGE3A_NAME} and {STAGE3B_NAME} were not found (looked in: {looked})",
-        "They are s390x binaries shipped with s390-tools (package data of pvimg/genprotimg).",
-        f"Point --x-bootloader-directory or ${ENVIRONMENT_VARIABLE} at a directory holding both.",
+        f"The boot loaders {STAGE3A_NAME} and {STAGE3B_NAME} were not found (looked in: "
+        f"{looked}); name the folder that holds both with {option} or "
+        f"${ENVIRONMENT_VARIABLE}; {WHERE_TO_GET}",
+        "Searched: the folder given, else $SECEXKIT_BOOTLOADER_DIR, then the s390-tools data "
+        "folders of the distributions.",
     )

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Final
 
-from ..errors import InputError
+from ..errors import InputError, UsageError
 from ..fileio import OutputTransaction, open_regular
 from ..formats.image import (
     DEFAULT_PSW_MASK,
@@ -37,7 +37,7 @@ from ..formats.se_header import IMAGE_METADATA, IMAGE_METADATA_MAGIC, IMAGE_META
 from ..formats.sizes import PAGE_SIZE
 from ..hostkeys import HostKey
 from ..secret import SecretBytes
-from .bootloader import BootLoaders
+from .bootloader import BootLoaders, find_boot_loaders
 from .components import (
     CmdlineSource,
     ComponentEncryptor,
@@ -45,7 +45,7 @@ from .components import (
     PageSource,
     SecuredComponent,
 )
-from .flags import PCF_DEFAULT, PCF_NO_COMPONENT_ENCRYPTION, SCF_DEFAULT
+from .flags import PCF_DEFAULT, PCF_NO_COMPONENT_ENCRYPTION, SCF_DEFAULT, ImageFlags
 from .header import (
     CCK_SIZE,
     IMAGE_KEY_SIZE,
@@ -113,16 +113,38 @@ def plan_layout(stage3a_size: int, host_key_count: int) -> ImagePlan:
 
 @dataclass(frozen=True)
 class ImageInputs:
+    """The components of an SE image: the raw s390x kernel, an optional initial ramdisk and
+    an optional kernel command line (file names; strings are turned into paths)."""
+
     kernel: Path
     ramdisk: Path | None = None
     parmfile: Path | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kernel", Path(self.kernel))
+        for name in ("ramdisk", "parmfile"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, Path(value))
+
 
 @dataclass(frozen=True)
 class ImageOptions:
+    """How to build an SE image (all keys default to random ones).
+
+    ``host_keys``: verified host keys (one key slot each, 1..95); ``flags``: the header
+    flags as booleans (:class:`~secexkit.image.flags.ImageFlags`, default: those of
+    ``pvimg create``); ``pcf``/``scf``: raw header flag words instead of ``flags``
+    (experts, like ``--x-pcf``; not both); ``cck``: the customer communication key (32
+    bytes); ``header_key``: the SE header protection key (32 bytes); ``image_key``: the
+    AES-XTS key of the components (64 bytes); ``psw_address``: entry point override;
+    ``component_check``: check the kernel and command line first; ``overwrite``: replace
+    an existing output.
+    """
+
     host_keys: Sequence[HostKey]
-    pcf: int = PCF_DEFAULT
-    scf: int = SCF_DEFAULT
+    pcf: int | None = None
+    scf: int | None = None
     cck: SecretBytes | None = None
     header_key: SecretBytes | None = None
     image_key: SecretBytes | None = None
@@ -134,14 +156,33 @@ class ImageOptions:
     #: fixed randomness for tests: header IV/customer key/protection key, tweak bases
     header_keys: HeaderKeys | None = field(default=None, repr=False)
     tweaks: dict[ComponentKind, bytes] | None = field(default=None, repr=False)
+    flags: ImageFlags | None = None
+
+    def __post_init__(self) -> None:
+        if self.flags is not None:
+            if self.pcf is not None or self.scf is not None:
+                raise UsageError("ImageOptions: give flags or raw pcf/scf, not both")
+            self.flags.check(has_cck=self.cck is not None)
+
+    @property
+    def header_flags(self) -> tuple[int, int]:
+        """The (PCF, SCF) words written into the header."""
+        if self.flags is not None:
+            return self.flags.to_pcf_scf()
+        return (PCF_DEFAULT if self.pcf is None else self.pcf,
+                SCF_DEFAULT if self.scf is None else self.scf)
 
     @property
     def encrypt(self) -> bool:
-        return not self.pcf & PCF_NO_COMPONENT_ENCRYPTION
+        """Are the components encrypted?"""
+        return not self.header_flags[0] & PCF_NO_COMPONENT_ENCRYPTION
 
 
 @dataclass(frozen=True)
 class ImageResult:
+    """What :func:`create_image` wrote: where, the layout, the secured components, the SE
+    header, the IPIB address and the image size."""
+
     path: Path
     plan: ImagePlan
     components: tuple[SecuredComponent, ...]
@@ -229,12 +270,19 @@ def _write_at(stream: BinaryIO, offset: int, data: bytes) -> None:
 
 
 def create_image(output: str | os.PathLike[str], inputs: ImageInputs, options: ImageOptions,
-                 loaders: BootLoaders, *,
+                 loaders: BootLoaders | None = None, *,
                  progress: Callable[[int], None] | None = None) -> ImageResult:
     """Build the image; nothing is left at ``output`` (nor a temporary file) on failure.
 
-    Component files must be regular files of at most :data:`MAX_COMPONENT_SIZE`
-    bytes; ``output`` is written through :class:`secexkit.fileio.OutputTransaction`.
+    ``loaders``: the s390x boot loaders (default: :func:`find_boot_loaders`, after the
+    component check).  ``progress`` is called with the number of component bytes
+    written, as they are.  Component files must be regular files of at most
+    :data:`MAX_COMPONENT_SIZE` bytes; ``output`` is written through
+    :class:`secexkit.fileio.OutputTransaction`.  Example::
+
+        from secexkit import ImageFlags, ImageInputs, ImageOptions, create_image
+        create_image("se.img", ImageInputs("vmlinuz", "initrd.img", "parmfile"),
+                     ImageOptions(host_keys=keys, flags=ImageFlags(allow_dump=True), cck=cck))
     """
     check_header_host_key_count(len(options.host_keys))
     if options.cck is not None and len(options.cck) != CCK_SIZE:
@@ -245,6 +293,9 @@ def create_image(output: str | os.PathLike[str], inputs: ImageInputs, options: I
         check_components(inputs)
     else:
         log.warning("The component check is turned off!")
+    if loaders is None:
+        loaders = find_boot_loaders()
+    pcf, scf = options.header_flags
     image_key = options.image_key or SecretBytes(os.urandom(IMAGE_KEY_SIZE))
     header_keys = options.header_keys or HeaderKeys.generate(options.header_key)
     tweaks = options.tweaks or {}
@@ -297,10 +348,10 @@ def create_image(output: str | os.PathLike[str], inputs: ImageInputs, options: I
                     psw_mask=DEFAULT_PSW_MASK,
                     psw_address=(stage3b_component.address if options.psw_address is None
                                  else options.psw_address),
-                    scf=options.scf,
+                    scf=scf,
                 ),
                 digests=digests,
-                pcf=options.pcf,
+                pcf=pcf,
             )
             assert len(header) == plan.header_size
             ipib_address = stage3b_component.end

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -28,6 +29,7 @@ from ..fileio import MAX_CERTIFICATE_FILE, read_input
 from ..hostkeys import HostKey, HostKeyDocument, parse_host_key_document
 from ._chain import TrustAnchors
 from ._load import quiet_parsing
+from ._names import describe_name
 from ._text import printable
 from .fetch import CrlFetcher, FetchLimits, HttpCrlFetcher
 from .sources import CertificateInput, CrlInput, PathInput, RootInput, load_trust_inputs
@@ -42,16 +44,21 @@ class DocumentResult:
 
     ``source``: where the document came from (file name, or ``<document N>``);
     ``host_key``: the verified host key (None if refused); ``error``: why the document
-    was refused (None if verified).
+    was refused (None if verified);
+
+    ``not_after``: the end of the document's validity period (None if it could not be
+    parsed).
     """
 
-    __slots__ = ("error", "host_key", "source")
+    __slots__ = ("error", "host_key", "not_after", "source")
 
     def __init__(self, source: str, host_key: HostKey | None = None,
-                 error: SecexError | None = None) -> None:
+                 error: SecexError | None = None, *,
+                 not_after: dt.datetime | None = None) -> None:
         self.source = source
         self.host_key = host_key
         self.error = error
+        self.not_after = not_after
 
     def __repr__(self) -> str:
         verdict = "ok" if self.error is None else f"error={self.error!r}"
@@ -61,6 +68,69 @@ class DocumentResult:
     def ok(self) -> bool:
         """Was the document verified?"""
         return self.error is None
+
+
+@dataclass(frozen=True)
+class CertificateDates:
+    """A certificate of the chain of trust and the end of its validity.
+
+    ``role``: ``"signing-key"`` (the IBM Z signing key), ``"intermediate"`` or
+    ``"root"``; ``subject``: its subject (printable); ``source``: where it came from.
+    """
+
+    role: str
+    subject: str
+    source: str
+    not_after: dt.datetime
+
+
+@dataclass(frozen=True)
+class CrlDates:
+    """A CRL used by the verification and when its issuer promises the next one.
+
+    ``next_update`` is None when the CRL names no next update.
+    """
+
+    issuer: str
+    source: str
+    next_update: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    """What :func:`host_key_verification_report` found: a verdict per document, and the
+    dates to watch (certificates of the chain, CRLs), e.g. for monitoring expiry."""
+
+    documents: list[DocumentResult]
+    certificates: tuple[CertificateDates, ...]
+    crls: tuple[CrlDates, ...]
+
+
+def _chain_dates(verifier: HostKeyVerifier) -> tuple[CertificateDates, ...]:
+    chain = verifier.chain or [verifier.signing_key]
+    found = []
+    for number, link in enumerate(chain):
+        role = ("signing-key" if number == 0 else
+                "root" if number == len(chain) - 1 and link.cert.issuer == link.cert.subject
+                else "intermediate")
+        found.append(CertificateDates(role, describe_name(link.cert.subject),
+                                      printable(link.source), link.cert.not_valid_after_utc))
+    return tuple(found)
+
+
+def _crl_dates(verifier: HostKeyVerifier) -> tuple[CrlDates, ...]:
+    crls = list(verifier.crls)
+    if verifier.downloads is not None:
+        crls += verifier.downloads.downloaded()
+    seen: set[bytes] = set()
+    found = []
+    for crl in crls:
+        if crl.der in seen:
+            continue
+        seen.add(crl.der)
+        found.append(CrlDates(describe_name(crl.crl.issuer), printable(crl.source),
+                              crl.crl.next_update_utc))
+    return tuple(found)
 
 
 def _same_key(key: HostKey, certificate: x509.Certificate) -> bool:
@@ -134,6 +204,22 @@ def check_host_key_documents(
     trusted, :class:`~secexkit.errors.InputError` for unreadable trust inputs and
     :class:`~secexkit.errors.UsageError` for ``offline`` with a ``fetcher``.
     """
+    return host_key_verification_report(
+        documents, certificates, crls, root_ca, offline=offline, fetcher=fetcher, now=now,
+        limits=limits, system_anchors=system_anchors).documents
+
+
+def host_key_verification_report(
+        documents: Sequence[DocumentInput], certificates: Sequence[CertificateInput],
+        crls: Sequence[CrlInput] = (), root_ca: RootInput | None = None, *,
+        offline: bool = False, fetcher: CrlFetcher | None = None,
+        now: dt.datetime | None = None, limits: FetchLimits | None = None,
+        system_anchors: Callable[[], TrustAnchors] | None = None) -> VerificationReport:
+    """:func:`check_host_key_documents` plus the dates to monitor: the not-after of the
+    chain's certificates and the next update of every CRL used (given or downloaded).
+
+    Same arguments and errors as :func:`check_host_key_documents`.
+    """
     if offline and fetcher is not None:
         raise UsageError("a fetcher cannot be used offline")
     now = dt.datetime.now(dt.UTC) if now is None else now
@@ -161,13 +247,15 @@ def check_host_key_documents(
         if isinstance(document, SecexError):
             results.append(DocumentResult(source, error=document))
             continue
+        with quiet_parsing():
+            not_after = document.certificate.not_valid_after_utc
         try:
             key = verified_host_key(verifier, document, download=False)
         except SecexError as exc:
-            results.append(DocumentResult(source, error=exc))
+            results.append(DocumentResult(source, error=exc, not_after=not_after))
         else:
-            results.append(DocumentResult(source, host_key=key))
-    return results
+            results.append(DocumentResult(source, host_key=key, not_after=not_after))
+    return VerificationReport(results, _chain_dates(verifier), _crl_dates(verifier))
 
 
 def verify_host_key_documents(

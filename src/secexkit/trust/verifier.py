@@ -116,6 +116,10 @@ class CrlDownloads:
         for cert in certs:
             self.first_for(cert)
 
+    def downloaded(self) -> list[SourcedCrl]:
+        """Every CRL downloaded so far, in download order."""
+        return [crl for found in self._done.values() for crl in found]
+
     def notes_for(self, uris: Sequence[str]) -> list[str]:
         """One line per URI of ``uris`` whose download failed."""
         return [f"{printable(uri)}: {self.failures[uri]}" for uri in uris if uri in self.failures]
