@@ -88,7 +88,7 @@ _VALUE_OPTIONS = frozenset({
     "--output-secret", "--secret", "--type",
 })
 _COMMAND_NAMES = frozenset({"create", "verify", "add", "lock", "list", "retrieve", "retr",
-                            "version"})
+                            "version", "plan"})
 _SECRET_TYPES = frozenset({"meta", "association", "retrievable", "retr", "update-cck", "cck"})
 
 
@@ -261,6 +261,18 @@ def _fill_retrieve(parser: ArgumentParser) -> None:
                         help="output format (default pem)")
 
 
+def _fill_plan(parser: ArgumentParser) -> None:
+    from ._fleet import fill_plan  # the fleet command lives in its own module (ADR 0121)
+
+    fill_plan(parser)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from ._fleet import cmd_plan as run_plan
+
+    return run_plan(args)
+
+
 _Fill = Callable[[ArgumentParser], None]
 #: name -> (aliases, help, what to add); "create" is filled by _fill_create
 _COMMANDS: dict[str, tuple[tuple[str, ...], str, _Fill]] = {
@@ -271,6 +283,7 @@ _COMMANDS: dict[str, tuple[tuple[str, ...], str, _Fill]] = {
     "list": ((), "list the secret store (s390x)", _fill_list),
     "retrieve": (("retr",), "retrieve a secret from the store (s390x)", _fill_retrieve),
     "version": ((), "print the version", _fill_meta),
+    "plan": ((), "create the requests of every guest of a plan file", _fill_plan),
 }
 _SECRET_TYPE_PARSERS: dict[str, tuple[tuple[str, ...], str, _Fill]] = {
     "meta": ((), "a request that only carries flags (e.g. disable-dump)", _fill_meta),
@@ -689,6 +702,7 @@ COMMANDS = {
     "retrieve": cmd_retrieve,
     "retr": cmd_retrieve,
     "version": cmd_version,
+    "plan": cmd_plan,
 }
 
 
