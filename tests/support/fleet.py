@@ -51,8 +51,10 @@ def _pem_key(key: Any) -> bytes:
     return data
 
 
-def build_world(root: Path, pki_set: pki.PkiSet, hdr: Path, hosts: int = 3) -> World:
-    """Write the PKI and input files under ``root``."""
+def build_world(root: Path, pki_set: pki.PkiSet, hdr: Path, hosts: int = 3,
+                host_dist_points: tuple[str, ...] = ()) -> World:
+    """Write the PKI and input files under ``root`` (host documents with these CRL
+    distribution points)."""
     root.mkdir(parents=True, exist_ok=True)
     certs = [Path(pki.write(root / "inter.crt", pki_set.inter)),
              Path(pki.write(root / "signing.crt", pki_set.signing))]
@@ -63,7 +65,8 @@ def build_world(root: Path, pki_set: pki.PkiSet, hdr: Path, hosts: int = 3) -> W
     host_keys: list[ec.EllipticCurvePrivateKey] = []
     for number in range(hosts):
         key = pki.ec_key(ec.SECP521R1())
-        entity = pki.issue(pki_set.signing, pki.HOST_SUBJECT, pki.host_spec(), key=key)
+        entity = pki.issue(pki_set.signing, pki.HOST_SUBJECT, pki.host_spec(dist_points=host_dist_points),
+                           key=key)
         host_paths.append(Path(pki.write(root / f"host-{number}.crt", entity)))
         host_keys.append(key)
     revoked = Path(pki.write(root / "host-revoked.crt", pki_set.host_revoked))
@@ -105,10 +108,11 @@ def every_request(world: World) -> list[dict[str, Any]]:
 
 
 def guest(world: World, name: str, requests: list[dict[str, Any]], *, hosts: int = 3,
-          **extra: Any) -> dict[str, Any]:
-    """A plan guest with ``hosts`` host-key documents."""
+          options: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    """A plan guest with ``hosts`` host-key documents and more guest ``options``."""
     entry: dict[str, Any] = {"name": name, "hdr": str(world.hdr),
                              "host-key-document": [str(p) for p in world.hosts[:hosts]]}
+    entry.update(options or {})
     entry.update(extra)
     entry["requests"] = requests
     return entry

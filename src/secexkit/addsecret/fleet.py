@@ -320,7 +320,6 @@ class _PlanReader:
                 raise _Node(self.path, opening, "plan: guests").error("expected a list of guests")
             while not loader.check_event(yaml.SequenceEndEvent):
                 node = loader.compose_node(None, None)
-                loader.anchors = {}  # aliases never span guests: memory stays flat
                 yield self._guest(_Node(self.path, node, f"guest {index + 1}"), index)
                 index += 1
             loader.get_event()
