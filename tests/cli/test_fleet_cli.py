@@ -74,6 +74,20 @@ def test_usage_errors(world: World, tmp_path: Path, capsysbinary: pytest.Capture
     assert not (tmp_path / "out").exists()
 
 
+def _processes_running(plan: Path) -> list[int]:
+    """Processes whose command line names ``plan`` (the run and its workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if str(plan).encode() in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
 def test_killed_run_leaves_only_complete_guest_folders(world: World, tmp_path: Path,
                                                        signum: int) -> None:
@@ -103,6 +117,11 @@ def test_killed_run_leaves_only_complete_guest_folders(world: World, tmp_path: P
             break
         time.sleep(0.02)
     assert staging == []
+    for _ in range(300):  # and no worker outlives its parent
+        if not _processes_running(plan):
+            break
+        time.sleep(0.02)
+    assert _processes_running(plan) == []
     folders = [p for p in out.iterdir()]
     assert 3 <= len(folders) < 300
     for folder in folders:

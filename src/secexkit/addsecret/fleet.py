@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import logging
 import os
@@ -77,7 +78,7 @@ _REQUEST_KEYS: Final = {
     "retrievable": frozenset({"name", "secret", "type"}),
     "update-cck": frozenset({"secret"}),
 }
-#: hidden staging folders: ``.NAME.<hex>.fleet-part`` (never a guest folder)
+#: hidden staging folders: ``.NAME.fleet-part`` and ``.NAME.fleet-old`` (never guest folders)
 _PART_SUFFIX: Final = ".fleet-part"
 _OLD_SUFFIX: Final = ".fleet-old"
 
@@ -256,6 +257,27 @@ def _plain_file_name(node: _Node, value: str) -> str:
     return value
 
 
+def _loader(stream: Any) -> Any:
+    """A YAML event source with PyYAML's composer: libyaml's parser when there is one
+    (the pure-Python scanner costs more than the requests of a guest)."""
+    import yaml
+
+    try:
+        from yaml._yaml import CParser
+    except ImportError:
+        return yaml.SafeLoader(stream)
+    from yaml.composer import Composer
+    from yaml.resolver import Resolver
+
+    class Loader(Composer, Resolver, CParser):
+        def __init__(self, source: Any) -> None:
+            CParser.__init__(self, source)
+            Composer.__init__(self)
+            Resolver.__init__(self)
+
+    return Loader(stream)
+
+
 class _PlanReader:
     """Streams a plan: the guests one by one (composed one at a time), header keys kept."""
 
@@ -278,7 +300,7 @@ class _PlanReader:
             raise PlanError(f"Cannot read the plan at `{self.path}`: {exc.strerror or exc}") from None
         try:
             with stream:
-                yield from self._guests(yaml.SafeLoader(stream))
+                yield from self._guests(_loader(stream))
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f":{mark.line + 1}" if mark is not None else ""
@@ -467,7 +489,9 @@ def _fail(plan: str, line: int, what: str, exc: SecexError) -> PlanError:
     return PlanError(f"{plan}:{line}: {what}: {exc}", *exc.details)
 
 
+@functools.lru_cache(maxsize=64)
 def _boot_tags(path: str) -> Any:
+    """The boot tags of the SE image or header at ``path`` (once per path and process)."""
     from ..errors import FormatError
     from ..formats.se_header import read_se_header
 
@@ -490,9 +514,10 @@ def _exact(path: str, size: int, what: str) -> bytes:
     return data
 
 
-def _prepare(plan: str, guest: GuestPlan) -> _Prepared:
-    """Read and check everything of ``guest`` but the host keys (as ``pvsecret create``)."""
-    from .name_yaml import secret_yaml, secret_yaml_path
+def _prepare(plan: str, guest: GuestPlan, *, render: bool = True) -> _Prepared:
+    """Read and check everything of ``guest`` but the host keys (as ``pvsecret create``);
+    ``render``: also the NAME.yaml texts (not needed to check a plan)."""
+    from .name_yaml import secret_yaml_path
     from .request import NO_USER_DATA, AddSecretRequest, extension_secret_from_cck
 
     what = f"guest '{guest.name}'"
@@ -552,12 +577,32 @@ def _prepare(plan: str, guest: GuestPlan) -> _Prepared:
             except SecexError as exc:
                 raise _fail(plan, request.line, where, exc) from None
             claim(yaml_name, request.line, "the secret info file")
-            prepared.extra.append(_File(yaml_name, secret_yaml(secret).encode("utf-8")))
+            text = _secret_yaml(secret.secret_type, request.name, secret.secret_id) if render else b""
+            prepared.extra.append(_File(yaml_name, text))
         if request.output_secret is not None:
             claim(request.output_secret, request.line, "the output secret")
             prepared.extra.append(_File(request.output_secret, secret.payload.reveal(), True))
         prepared.requests.append((request.output, built, secret))
     return prepared
+
+
+@functools.lru_cache(maxsize=1024)
+def _secret_yaml(secret_type: int, name: str, secret_id: bytes) -> bytes:
+    """NAME.yaml (the same for every guest with this secret name and type)."""
+    from .name_yaml import secret_yaml
+    from .secrets import GuestSecret
+
+    return secret_yaml(GuestSecret(secret_type, SecretBytes(b""), secret_id, name)).encode("utf-8")
+
+
+@functools.lru_cache(maxsize=256)
+def _retrievable(path: str, kind: str) -> Any:
+    """The retrievable secret in ``path`` (parsed once per path and process), unnamed."""
+    from .retrievable import RetrievableKind, retrievable_secret
+
+    retr_kind = RetrievableKind(kind)
+    data = fileio.read_input(path, f"retrievable {retr_kind.display}", fileio.MAX_DOCUMENT_FILE)
+    return retrievable_secret("", retr_kind, data, source=path)
 
 
 def _secret(request: RequestPlan) -> Any:
@@ -573,14 +618,11 @@ def _secret(request: RequestPlan) -> Any:
     if request.kind == "update-cck":
         assert request.secret is not None
         return guest_secret.update_cck_secret(_exact(request.secret, 32, "CCK file"))
-    from .retrievable import RetrievableKind, retrievable_secret
-
     assert request.name is not None and request.secret is not None and request.type is not None
-    kind = RetrievableKind(request.type)
-    data = fileio.read_input(request.secret, f"retrievable {kind.display}",
-                             fileio.MAX_DOCUMENT_FILE)
-    return retrievable_secret(request.name, kind, data, source=request.secret,
-                              use_name=request.use_name)
+    unnamed = _retrievable(request.secret, request.type)
+    return unnamed._replace(
+        name=request.name,
+        secret_id=guest_secret.secret_id_from_name(request.name, use_name=request.use_name))
 
 
 def _user_data(request: RequestPlan) -> Any:
@@ -602,27 +644,23 @@ def _user_data(request: RequestPlan) -> Any:
 
 # ---------------------------------------------------------------------------- writing
 
-def _stale_parts(out_dir: str, name: str) -> None:
-    """Remove staging folders of ``name`` that a killed run left behind."""
-    prefix = f".{name}."
-    with contextlib.suppress(OSError), os.scandir(out_dir) as entries:
-        for entry in entries:
-            if entry.name.startswith(prefix) and entry.name.endswith((_PART_SUFFIX, _OLD_SUFFIX)) \
-                    and entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path, ignore_errors=True)
-
-
 def _write_folder(out_dir: str, name: str, files: Sequence[_File], *, overwrite: bool,
                   sync: bool) -> None:
-    """Create ``out_dir/name`` holding ``files``, all or nothing."""
+    """Create ``out_dir/name`` holding ``files``, all or nothing.
+
+    The files are staged in ``.NAME.fleet-part`` (a leftover of a killed run is removed
+    first), which is renamed to ``NAME`` once complete; a replaced folder is moved to
+    ``.NAME.fleet-old`` and removed after the rename.
+    """
     final = os.path.join(out_dir, name)
-    tmp = os.path.join(out_dir, f".{name}.{os.urandom(8).hex()}{_PART_SUFFIX}")
-    try:
-        os.mkdir(tmp, 0o700)
-    except OSError as exc:
-        raise InputError(f"Cannot create `{tmp}`: {exc.strerror or exc}") from None
+    tmp = os.path.join(out_dir, f".{name}{_PART_SUFFIX}")
     old = None
     try:
+        try:
+            os.mkdir(tmp, 0o700)
+        except FileExistsError:
+            shutil.rmtree(tmp)
+            os.mkdir(tmp, 0o700)
         umask = os.umask(0)
         os.umask(umask)
         for item in files:
@@ -645,7 +683,9 @@ def _write_folder(out_dir: str, name: str, files: Sequence[_File], *, overwrite:
         if os.path.lexists(final):
             if not overwrite:
                 raise InputError(f"Output `{final}` already exists")
-            old = os.path.join(out_dir, f".{name}.{os.urandom(8).hex()}{_OLD_SUFFIX}")
+            old = os.path.join(out_dir, f".{name}{_OLD_SUFFIX}")
+            if os.path.lexists(old):
+                shutil.rmtree(old)
             os.rename(final, old)
         os.rename(tmp, final)
         tmp = ""
@@ -719,7 +759,6 @@ def _run_guest(context: _Context, guest: GuestPlan) -> GuestResult:
         files = [_File(output, request.build(host_keys, context.keys() if context.keys else None))
                  for output, request, _ in prepared.requests]
         files += prepared.extra
-        _stale_parts(context.out_dir, guest.name)
         _write_folder(context.out_dir, guest.name, files, overwrite=context.overwrite,
                       sync=context.sync)
         result.status = "written"
@@ -730,6 +769,7 @@ def _run_guest(context: _Context, guest: GuestPlan) -> GuestResult:
 
 
 _WORKER: _Context | None = None
+_BUSY = False
 
 
 def _worker_init(context: _Context) -> None:
@@ -738,21 +778,30 @@ def _worker_init(context: _Context) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; running guests finish
 
     def terminate(signum: int, frame: object) -> None:
-        raise fileio.Interrupted(signum)  # a staging folder is removed on the way out
+        if not _BUSY:  # waiting for work: nothing to clean up (and no queue to drain)
+            os._exit(128 + signum)
+        raise fileio.Interrupted(signum)  # the staging folder is removed on the way out
 
     signal.signal(signal.SIGTERM, terminate)
     with contextlib.suppress(Exception):  # Linux: end with the parent, even on SIGKILL
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        if os.getppid() == 1:
-            os._exit(1)
+        libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    if os.getppid() == 1:
+        os._exit(1)
 
 
 def _worker_run(guest: GuestPlan) -> GuestResult:
+    global _BUSY  # noqa: PLW0603 - read by the signal handler
     assert _WORKER is not None
-    return _run_guest(_WORKER, guest)
+    _BUSY = True
+    try:
+        return _run_guest(_WORKER, guest)
+    except fileio.Interrupted as exc:
+        os._exit(128 + exc.signum)
+    finally:
+        _BUSY = False
 
 
 # ---------------------------------------------------------------------------- verification
@@ -831,7 +880,7 @@ def check_plan(plan: str | os.PathLike[str], *, shard: tuple[int, int] = (1, 1),
         if not _own(guest.index, shard):
             continue
         count += 1
-        _prepare(path, guest)
+        _prepare(path, guest, render=False)
         documents.update(dict.fromkeys(guest.host_key_document))
     if out_dir is not None:
         target = os.fspath(out_dir)
