@@ -55,11 +55,16 @@ __all__ = [
     "PlanSummary",
     "RequestPlan",
     "TrustPlan",
+    "check_plan",
+    "plan_schema",
     "run_plan",
 ]
 
 #: the plan schema version this module reads
 PLAN_VERSION: Final = 1
+
+#: the JSON Schema of the plan, in ``secexkit/data``
+SCHEMA_RESOURCE: Final = "fleet-plan-v1.schema.json"
 
 #: the secret types of ``pvsecret create`` and their aliases
 _KINDS: Final = {"meta": "meta", "association": "association", "retrievable": "retrievable",
@@ -345,7 +350,7 @@ class _PlanReader:
                 yield self._guest(_Node(self.path, node, f"guest {index + 1}"), index)
                 index += 1
             loader.get_event()
-        for required in ("version", "guests"):
+        for required in ("version", "trust", "guests"):
             if required not in seen:
                 raise top.error(f"'{required}' is missing")
 
@@ -850,6 +855,16 @@ def _verify_documents(paths: Sequence[str], trust: TrustPlan, *, fetcher: Any,
     summary.documents = len(verdicts)
     summary.failed_documents = {p: v for p, v in verdicts.items() if isinstance(v, str)}
     return verdicts
+
+
+def plan_schema() -> dict[str, Any]:
+    """The JSON Schema of plan version 1 (``secexkit/data/fleet-plan-v1.schema.json``)."""
+    import json
+    from importlib.resources import files
+
+    data = files("secexkit").joinpath("data", SCHEMA_RESOURCE).read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(data)
+    return schema
 
 
 # ---------------------------------------------------------------------------- the run
