@@ -201,3 +201,23 @@ def test_worker_processes_give_the_same_folders(world: World, tmp_path: Path) ->
         files = sorted(p.name for p in Path(result.folder).iterdir())
         assert files == sorted(result.files)
         assert (Path(result.folder) / "random.secret").stat().st_mode & 0o777 == 0o600
+
+
+def test_injected_keys_reproduce_the_requests(world: World, tmp_path: Path,
+                                              test_customer_key: Any) -> None:
+    from secexkit.addsecret.request import RequestKeys
+    from secexkit.secret import SecretBytes
+
+    def keys() -> RequestKeys:
+        return RequestKeys(b"\x55" * 12, test_customer_key, SecretBytes(b"\x17" * 32))
+
+    requests = [META, {"association": {"name": "a", "input-secret": str(world.files["assoc"])}}]
+    plan = world.write_plan([guest(world, "g", requests)], name="keys.yaml")
+    first = run(plan, tmp_path / "one", keys=keys)
+    second = run(plan, tmp_path / "two", keys=keys)
+    for name in first[0].files:
+        assert (tmp_path / "one" / "g" / name).read_bytes() == \
+            (tmp_path / "two" / "g" / name).read_bytes(), name
+    with pytest.raises(InputError, match="jobs=1"):
+        run(plan, tmp_path / "three", keys=keys, jobs=2)
+    assert second[0].status == "written"
