@@ -114,7 +114,7 @@ _VALUE_OPTIONS = frozenset({
     "--output-secret", "--secret", "--type",
 })
 _COMMAND_NAMES = frozenset({"create", "verify", "add", "lock", "list", "retrieve", "retr",
-                            "version"})
+                            "version", "plan"})
 _SECRET_TYPES = frozenset({"meta", "association", "retrievable", "retr", "update-cck", "cck"})
 
 
@@ -316,6 +316,18 @@ def _fill_retrieve(parser: ArgumentParser) -> None:
                              "bin (the raw secret).")
 
 
+def _fill_plan(parser: ArgumentParser) -> None:
+    from ._fleet import fill_plan  # the fleet command lives in its own module (ADR 0121)
+
+    fill_plan(parser)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from ._fleet import cmd_plan as run_plan
+
+    return run_plan(args)
+
+
 _Fill = Callable[[ArgumentParser], None]
 #: name -> (aliases, help, what to add); "create" is filled by _fill_create
 _COMMANDS: dict[str, tuple[tuple[str, ...], str, _Fill]] = {
@@ -331,6 +343,8 @@ _COMMANDS: dict[str, tuple[tuple[str, ...], str, _Fill]] = {
     "retrieve": (("retr",), "Retrieve a retrievable secret from the store. Only in an SE "
                             "guest on z17 or later.", _fill_retrieve),
     "version": ((), "Print the version and exit.", _fill_meta),
+    "plan": ((), "Create the requests of every guest of a plan file (see pvsecret plan --help).",
+             _fill_plan),
 }
 _SECRET_TYPE_PARSERS: dict[str, tuple[tuple[str, ...], str, _Fill]] = {
     "meta": ((), "A request that carries no secret, only flags (e.g. --flags disable-dump).",
@@ -867,6 +881,7 @@ COMMANDS = {
     "retrieve": cmd_retrieve,
     "retr": cmd_retrieve,
     "version": cmd_version,
+    "plan": cmd_plan,
 }
 
 

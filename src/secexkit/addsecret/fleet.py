@@ -1,0 +1,981 @@
+"""Fleet provisioning: the add-secret requests of many guests from one plan file (ADR 0120).
+
+A *plan* (YAML, schema version 1, JSON Schema ``secexkit/data/fleet-plan-v1.schema.json``)
+names the shared trust inputs and, per guest, the SE header, the host-key documents,
+the optional CUID and extension secret, and the requests to create.  Every key means
+what the ``pvsecret create`` option of the same name means::
+
+    version: 1
+    trust: {cert: [ibm-z-signing.crt, digicert-ca.crt], crl: [ibm.crl], offline: true}
+    guests:
+      - name: web-1
+        hdr: web.img
+        host-key-document: [z16-a.crt, z16-b.crt]
+        cuid: web-1-attestation.yaml
+        requests:
+          - meta: {flags: [disable-dump]}
+          - association: {name: db-key, output-secret: db-key.secret}
+          - retrievable: {name: tls, secret: tls.pem, type: ec}
+
+:func:`run_plan` reads the plan twice, streaming it (memory does not grow with the
+number of guests): the first pass checks every guest (structure, files, sizes, names,
+CUIDs, output names) and raises :class:`PlanError` naming the plan line before
+anything is written; then every distinct host-key document is verified once, with
+one shared set of trust inputs (each CRL read or downloaded once); the second pass
+creates each guest's requests, in worker processes when ``jobs > 1``, and writes them
+into one folder per guest, atomically (a temporary folder renamed into place).  A guest
+whose documents fail is reported and skipped.  Results are yielded per guest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import hashlib
+import logging
+import os
+import shutil
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from .. import fileio
+from ..errors import InputError, SecexError
+from ..secret import SecretBytes
+
+log = logging.getLogger("secexkit.fleet")
+
+__all__ = [
+    "PLAN_VERSION",
+    "GuestPlan",
+    "GuestResult",
+    "PlanError",
+    "PlanSummary",
+    "RequestPlan",
+    "TrustPlan",
+    "check_plan",
+    "plan_schema",
+    "run_plan",
+]
+
+#: the plan schema version this module reads
+PLAN_VERSION: Final = 1
+
+#: the JSON Schema of the plan, in ``secexkit/data``
+SCHEMA_RESOURCE: Final = "fleet-plan-v1.schema.json"
+
+#: the secret types of ``pvsecret create`` and their aliases
+_KINDS: Final = {"meta": "meta", "association": "association", "retrievable": "retrievable",
+                 "retr": "retrievable", "update-cck": "update-cck", "cck": "update-cck"}
+_RETRIEVABLE_TYPES: Final = ("plain", "aes", "aes-xts", "hmac-sha", "ec")
+_TOP_KEYS: Final = frozenset({"version", "trust", "guests"})
+_TRUST_KEYS: Final = frozenset({"no-verify", "cert", "crl", "root-ca", "offline"})
+_GUEST_KEYS: Final = frozenset({"name", "hdr", "host-key-document", "cuid", "cuid-hex",
+                                "extension-secret", "cck", "requests"})
+#: options every request type takes, and those of each type
+_COMMON_REQUEST_KEYS: Final = frozenset({"output", "flags", "user-data", "user-sign-key",
+                                         "use-name"})
+_REQUEST_KEYS: Final = {
+    "meta": frozenset(),
+    "association": frozenset({"name", "input-secret", "output-secret"}),
+    "retrievable": frozenset({"name", "secret", "type"}),
+    "update-cck": frozenset({"secret"}),
+}
+#: hidden staging folders: ``.NAME.fleet-part`` and ``.NAME.fleet-old`` (never guest folders)
+_PART_SUFFIX: Final = ".fleet-part"
+_OLD_SUFFIX: Final = ".fleet-old"
+
+Status = Literal["written", "exists", "failed", "checked"]
+
+
+class PlanError(InputError):
+    """The plan is wrong: the message names the plan file and line (nothing was written)."""
+
+
+# ---------------------------------------------------------------------------- the plan
+
+@dataclass(frozen=True, slots=True)
+class TrustPlan:
+    """The shared verification inputs (``pvsecret create``'s host-key options)."""
+
+    no_verify: bool = False
+    cert: tuple[str, ...] = ()
+    crl: tuple[str, ...] = ()
+    root_ca: str | None = None
+    offline: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RequestPlan:
+    """One request of a guest: its secret type (canonical name) and options."""
+
+    kind: str
+    line: int
+    output: str
+    name: str | None = None
+    flags: tuple[str, ...] = ()
+    user_data: str | None = None
+    user_sign_key: str | None = None
+    use_name: bool = False
+    input_secret: str | None = None
+    output_secret: str | None = None
+    secret: str | None = None
+    type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GuestPlan:
+    """One guest of the plan (paths already resolved against the plan's folder)."""
+
+    index: int
+    line: int
+    name: str
+    hdr: str
+    host_key_document: tuple[str, ...]
+    requests: tuple[RequestPlan, ...]
+    cuid: str | None = None
+    cuid_hex: str | None = None
+    extension_secret: str | None = None
+    cck: str | None = None
+
+
+@dataclass(slots=True)
+class GuestResult:
+    """What became of one guest.
+
+    ``status``: ``written`` (the folder was created), ``exists`` (left alone: no
+    ``overwrite``), ``checked`` (dry run: it would be written) or ``failed`` (``error``
+    says why; nothing of the guest was written).  ``files``: the file names in the folder.
+    """
+
+    index: int
+    name: str
+    line: int
+    status: Status
+    folder: str
+    files: tuple[str, ...] = ()
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary entry of the guest."""
+        entry: dict[str, Any] = {"name": self.name, "index": self.index, "line": self.line,
+                                 "status": self.status, "folder": self.folder,
+                                 "files": list(self.files)}
+        if self.error is not None:
+            entry["error"] = self.error
+        return entry
+
+
+@dataclass(slots=True)
+class PlanSummary:
+    """Counts over a run (filled while :func:`run_plan` yields)."""
+
+    guests: int = 0
+    documents: int = 0
+    failed_documents: dict[str, str] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, result: GuestResult) -> None:
+        """Count one result."""
+        self.counts[result.status] = self.counts.get(result.status, 0) + 1
+
+
+# ---------------------------------------------------------------------------- reading
+
+class _Node:
+    """Accessors on a composed YAML node that raise :class:`PlanError` with the line."""
+
+    def __init__(self, plan: str, node: Any, what: str) -> None:
+        self.plan = plan
+        self.node = node
+        self.what = what
+
+    @property
+    def line(self) -> int:
+        return int(self.node.start_mark.line) + 1
+
+    def error(self, message: str) -> PlanError:
+        return PlanError(f"{self.plan}:{self.line}: {self.what}: {message}")
+
+    def mapping(self, allowed: frozenset[str]) -> dict[str, _Node]:
+        import yaml
+
+        if not isinstance(self.node, yaml.MappingNode):
+            raise self.error("expected a mapping")
+        found: dict[str, _Node] = {}
+        for key, value in self.node.value:
+            child = _Node(self.plan, key, self.what)
+            if not isinstance(key, yaml.ScalarNode):
+                raise child.error("keys must be strings")
+            name = str(key.value)
+            if name not in allowed:
+                raise child.error(f"unknown key '{name}' (expected one of: "
+                                  f"{', '.join(sorted(allowed))})")
+            if name in found:
+                raise child.error(f"'{name}' given twice")
+            found[name] = _Node(self.plan, value, f"{self.what}: {name}")
+        return found
+
+    def text(self) -> str:
+        import yaml
+
+        if not isinstance(self.node, yaml.ScalarNode) or (
+                not self.node.style and self.node.value in ("", "~", "null", "Null", "NULL")):
+            raise self.error("expected a string")
+        return str(self.node.value)
+
+    def boolean(self) -> bool:
+        import yaml
+
+        if isinstance(self.node, yaml.ScalarNode) and not self.node.style:
+            if self.node.value in ("true", "True", "TRUE"):
+                return True
+            if self.node.value in ("false", "False", "FALSE"):
+                return False
+        raise self.error("expected true or false")
+
+    def texts(self) -> tuple[str, ...]:
+        """A string or a list of strings (as a repeatable option)."""
+        import yaml
+
+        if isinstance(self.node, yaml.SequenceNode):
+            values = tuple(_Node(self.plan, item, self.what).text() for item in self.node.value)
+            if not values:
+                raise self.error("must not be empty")
+            return values
+        return (self.text(),)
+
+    def items(self) -> list[_Node]:
+        import yaml
+
+        if not isinstance(self.node, yaml.SequenceNode):
+            raise self.error("expected a list")
+        return [_Node(self.plan, item, f"{self.what}[{i}]") for i, item in enumerate(self.node.value)]
+
+
+def _plain_file_name(node: _Node, value: str) -> str:
+    if value in (".", "..") or "/" in value or "\0" in value or value.startswith(".") \
+            or value.endswith((_PART_SUFFIX, _OLD_SUFFIX)):
+        raise node.error(f"'{value}' is not a plain file name (no '/', not starting with '.')")
+    return value
+
+
+def _loader(stream: Any) -> Any:
+    """A YAML event source with PyYAML's composer: libyaml's parser when there is one
+    (the pure-Python scanner costs more than the requests of a guest)."""
+    import yaml
+
+    try:
+        from yaml._yaml import CParser
+    except ImportError:
+        return yaml.SafeLoader(stream)
+    from yaml.composer import Composer
+    from yaml.resolver import Resolver
+
+    class Loader(Composer, Resolver, CParser):
+        def __init__(self, source: Any) -> None:
+            CParser.__init__(self, source)
+            Composer.__init__(self)
+            Resolver.__init__(self)
+
+    return Loader(stream)
+
+
+class _PlanReader:
+    """Streams a plan: the guests one by one (composed one at a time), header keys kept."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.base = os.path.dirname(os.path.abspath(path))
+        self.trust = TrustPlan()
+        self.version: int | None = None
+
+    def _path(self, value: str) -> str:
+        return value if os.path.isabs(value) else os.path.join(self.base, value)
+
+    def guests(self) -> Iterator[GuestPlan]:
+        """Every guest, in plan order (raises :class:`PlanError`)."""
+        import yaml
+
+        try:
+            stream = open(self.path, "rb")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise PlanError(f"Cannot read the plan at `{self.path}`: {exc.strerror or exc}") from None
+        try:
+            with stream:
+                yield from self._guests(_loader(stream))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = f":{mark.line + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise PlanError(f"{self.path}{line}: not valid YAML: {problem}") from None
+
+    def _guests(self, loader: Any) -> Iterator[GuestPlan]:
+        import yaml
+
+        loader.get_event()  # stream start
+        if loader.check_event(yaml.StreamEndEvent):
+            raise PlanError(f"{self.path}:1: the plan is empty")
+        loader.get_event()  # document start
+        start = loader.get_event()
+        top = _Node(self.path, start, "plan")
+        if not isinstance(start, yaml.MappingStartEvent):
+            raise top.error("expected a mapping with version, trust and guests")
+        seen: set[str] = set()
+        index = 0
+        while not loader.check_event(yaml.MappingEndEvent):
+            key = loader.compose_node(None, None)
+            key_node = _Node(self.path, key, "plan")
+            name = str(key.value) if isinstance(key, yaml.ScalarNode) else ""
+            if name not in _TOP_KEYS:
+                raise key_node.error(f"unknown key '{name}' (expected one of: "
+                                     f"{', '.join(sorted(_TOP_KEYS))})")
+            if name in seen:
+                raise key_node.error(f"'{name}' given twice")
+            seen.add(name)
+            if name != "guests":
+                value = _Node(self.path, loader.compose_node(None, None), f"plan: {name}")
+                if name == "version":
+                    self._version(value)
+                else:
+                    self._trust(value)
+                continue
+            opening = loader.get_event()
+            if not isinstance(opening, yaml.SequenceStartEvent):
+                raise _Node(self.path, opening, "plan: guests").error("expected a list of guests")
+            while not loader.check_event(yaml.SequenceEndEvent):
+                node = loader.compose_node(None, None)
+                yield self._guest(_Node(self.path, node, f"guest {index + 1}"), index)
+                index += 1
+            loader.get_event()
+        for required in ("version", "trust", "guests"):
+            if required not in seen:
+                raise top.error(f"'{required}' is missing")
+
+    def _version(self, node: _Node) -> None:
+        value = node.node.value if not isinstance(node.node.value, list) else None
+        if value != str(PLAN_VERSION):
+            raise node.error(f"unsupported plan version {value!r} (this is version {PLAN_VERSION})")
+        self.version = PLAN_VERSION
+
+    def _trust(self, node: _Node) -> None:
+        keys = node.mapping(_TRUST_KEYS)
+        trust = TrustPlan(
+            no_verify=keys["no-verify"].boolean() if "no-verify" in keys else False,
+            cert=tuple(self._existing(n, v) for n, v in _each(keys.get("cert"))),
+            crl=tuple(self._existing(n, v) for n, v in _each(keys.get("crl"))),
+            root_ca=self._existing(keys["root-ca"], keys["root-ca"].text())
+            if "root-ca" in keys else None,
+            offline=keys["offline"].boolean() if "offline" in keys else False)
+        if trust.no_verify and trust.cert:
+            raise node.error("'no-verify' cannot be used with 'cert'")
+        if not trust.no_verify and not trust.cert:
+            raise node.error("name the IBM Z signing-key certificates ('cert') or set 'no-verify'")
+        self.trust = trust
+
+    def _existing(self, node: _Node, value: str) -> str:
+        path = self._path(value)
+        if not os.path.isfile(path):
+            raise node.error(f"no such file: `{value}`")
+        return path
+
+    def _guest(self, node: _Node, index: int) -> GuestPlan:
+        keys = node.mapping(_GUEST_KEYS)
+        for required in ("name", "hdr", "host-key-document", "requests"):
+            if required not in keys:
+                raise node.error(f"'{required}' is missing")
+        name = _plain_file_name(keys["name"], keys["name"].text())
+        node.what = f"guest '{name}'"
+        for a, b in (("cck", "extension-secret"), ("cuid", "cuid-hex")):
+            if a in keys and b in keys:
+                raise keys[a].error(f"'{a}' cannot be used with '{b}'")
+
+        def optional(key: str) -> str | None:
+            return self._existing(keys[key], keys[key].text()) if key in keys else None
+
+        requests = []
+        for number, item in enumerate(keys["requests"].items(), start=1):
+            item.what = f"guest '{name}': request {number}"
+            requests.append(self._request(item, number))
+        if not requests:
+            raise keys["requests"].error("no requests")
+        return GuestPlan(
+            index=index, line=node.line, name=name,
+            hdr=self._existing(keys["hdr"], keys["hdr"].text()),
+            host_key_document=tuple(self._existing(n, v)
+                                    for n, v in _each(keys["host-key-document"])),
+            requests=tuple(requests), cuid=optional("cuid"),
+            cuid_hex=keys["cuid-hex"].text() if "cuid-hex" in keys else None,
+            extension_secret=optional("extension-secret"), cck=optional("cck"))
+
+    def _request(self, node: _Node, number: int) -> RequestPlan:
+        import yaml
+
+        if not (isinstance(node.node, yaml.MappingNode) and len(node.node.value) == 1):
+            raise node.error("expected one secret type with its options, e.g. "
+                             "'- meta: {flags: [disable-dump]}'")
+        key, value = node.node.value[0]
+        kind = _KINDS.get(str(key.value)) if isinstance(key, yaml.ScalarNode) else None
+        if kind is None:
+            raise _Node(self.path, key, node.what).error(
+                f"unknown secret type '{key.value}' (expected one of: {', '.join(_KINDS)})")
+        node.what += f" ({key.value})"
+        options = _Node(self.path, value, node.what)
+        if isinstance(value, yaml.ScalarNode) and value.value in ("", "~", "null") \
+                and not value.style:
+            keys: dict[str, _Node] = {}
+        else:
+            keys = options.mapping(_COMMON_REQUEST_KEYS | _REQUEST_KEYS[kind])
+        for required in {"association": ("name",), "retrievable": ("name", "secret", "type"),
+                         "update-cck": ("secret",)}.get(kind, ()):
+            if required not in keys:
+                raise options.error(f"'{required}' is missing")
+        if "input-secret" in keys and "output-secret" in keys:
+            raise keys["input-secret"].error("'input-secret' cannot be used with 'output-secret'")
+        flags = tuple(v for _, v in _each(keys.get("flags")))
+        from ..formats.request import ADD_SECRET_FLAGS
+
+        for flag in flags:
+            if flag not in ADD_SECRET_FLAGS:
+                raise keys["flags"].error(f"invalid flag '{flag}' "
+                                          f"[possible values: {', '.join(ADD_SECRET_FLAGS)}]")
+        retr_type = keys["type"].text() if "type" in keys else None
+        if retr_type is not None and retr_type not in _RETRIEVABLE_TYPES:
+            raise keys["type"].error(f"invalid type '{retr_type}' "
+                                     f"[possible values: {', '.join(_RETRIEVABLE_TYPES)}]")
+
+        def path(key: str) -> str | None:
+            return self._existing(keys[key], keys[key].text()) if key in keys else None
+
+        output_secret = keys.get("output-secret")
+        return RequestPlan(
+            kind=kind, line=node.line,
+            output=(_plain_file_name(keys["output"], keys["output"].text()) if "output" in keys
+                    else f"{number:02d}-{kind}.bin"),
+            name=keys["name"].text() if "name" in keys else None, flags=flags,
+            user_data=path("user-data"), user_sign_key=path("user-sign-key"),
+            use_name=keys["use-name"].boolean() if "use-name" in keys else False,
+            input_secret=path("input-secret"),
+            output_secret=(_plain_file_name(output_secret, output_secret.text())
+                           if output_secret is not None else None),
+            secret=path("secret"), type=retr_type)
+
+
+def _each(node: _Node | None) -> list[tuple[_Node, str]]:
+    if node is None:
+        return []
+    return [(node, value) for value in node.texts()]
+
+
+# ---------------------------------------------------------------------------- one guest
+
+class _File:
+    """One output file of a guest folder."""
+
+    __slots__ = ("data", "name", "secret")
+
+    def __init__(self, name: str, data: bytes, secret: bool = False) -> None:
+        self.name = name
+        self.data = data
+        self.secret = secret
+
+
+class _Prepared:
+    """A guest's requests, ready to be encrypted for its host keys."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, Any, Any]] = []  # (output, AddSecretRequest, secret)
+        self.extra: list[_File] = []  # NAME.yaml files and --output-secret files
+
+
+def _fail(plan: str, line: int, what: str, exc: SecexError) -> PlanError:
+    return PlanError(f"{plan}:{line}: {what}: {exc}", *exc.details)
+
+
+@functools.lru_cache(maxsize=64)
+def _boot_tags(path: str) -> Any:
+    """The boot tags of the SE image or header at ``path`` (once per path and process)."""
+    from ..errors import FormatError
+    from ..formats.se_header import read_se_header
+
+    stream, _ = fileio.open_regular(path, "")
+    try:
+        with stream:
+            return read_se_header(stream).boot_tags
+    except OSError as exc:
+        raise InputError(f"Cannot open `{path}`: {exc.strerror or exc}") from None
+    except FormatError as exc:
+        raise InputError(f"Provided SE-header in '{path}' is malformed: {exc}",
+                         *exc.details) from None
+
+
+def _exact(path: str, size: int, what: str) -> bytes:
+    data = fileio.read_input(path, what, max(size, fileio.MAX_EXACT_KEY_FILE))
+    if len(data) != size:
+        raise InputError(f"{what} must be exactly {size} bytes long",
+                         f"`{path}` has {len(data)} bytes")
+    return data
+
+
+def _prepare(plan: str, guest: GuestPlan, *, render: bool = True) -> _Prepared:
+    """Read and check everything of ``guest`` but the host keys (as ``pvsecret create``);
+    ``render``: also the NAME.yaml texts (not needed to check a plan)."""
+    from .name_yaml import secret_yaml_path
+    from .request import NO_USER_DATA, AddSecretRequest, extension_secret_from_cck
+
+    what = f"guest '{guest.name}'"
+    try:
+        tags = _boot_tags(guest.hdr)
+        cuid = None
+        if guest.cuid_hex is not None:
+            from .cuid import parse_cuid_hex
+
+            cuid = parse_cuid_hex(guest.cuid_hex)
+        elif guest.cuid is not None:
+            from .cuid import parse_cuid_file
+
+            cuid = parse_cuid_file(fileio.read_input(guest.cuid, "CUID file",
+                                                     fileio.MAX_SMALL_FILE), guest.cuid)
+        extension = None
+        if guest.extension_secret is not None:
+            extension = SecretBytes(_exact(guest.extension_secret, 32, "extension secret"))
+        elif guest.cck is not None:
+            extension = extension_secret_from_cck(SecretBytes(_exact(guest.cck, 32, "CCK")), tags)
+    except SecexError as exc:
+        raise _fail(plan, guest.line, what, exc) from None
+    prepared = _Prepared()
+    names: dict[str, int] = {}
+    files: dict[str, int] = {}
+
+    def claim(file_name: str, line: int, label: str) -> None:
+        if file_name in files:
+            raise PlanError(f"{plan}:{line}: {what}: {label} `{file_name}` collides with the "
+                            f"output of line {files[file_name]}")
+        files[file_name] = line
+
+    from ..formats.request import ADD_SECRET_FLAGS
+
+    for request in guest.requests:
+        where = f"{what}: {request.kind}"
+        try:
+            secret = _secret(request)
+            flags = 0
+            for flag in request.flags:
+                flags |= ADD_SECRET_FLAGS[flag]
+            user_data = (_user_data(request) if request.user_data or request.user_sign_key
+                         else NO_USER_DATA)
+            built = AddSecretRequest(secret, tags, flags=flags, cuid=cuid,
+                                     extension_secret=extension, user_data=user_data)
+        except SecexError as exc:
+            raise _fail(plan, request.line, where, exc) from None
+        claim(request.output, request.line, "the request")
+        if secret.is_named:
+            assert request.name is not None
+            if request.name in names:
+                raise PlanError(f"{plan}:{request.line}: {where}: the secret name "
+                                f"'{request.name}' is also used on line {names[request.name]}")
+            names[request.name] = request.line
+            try:
+                yaml_name = secret_yaml_path(request.name, request.output).name
+            except SecexError as exc:
+                raise _fail(plan, request.line, where, exc) from None
+            claim(yaml_name, request.line, "the secret info file")
+            text = _secret_yaml(secret.secret_type, request.name, secret.secret_id) if render else b""
+            prepared.extra.append(_File(yaml_name, text))
+        if request.output_secret is not None:
+            claim(request.output_secret, request.line, "the output secret")
+            prepared.extra.append(_File(request.output_secret, secret.payload.reveal(), True))
+        prepared.requests.append((request.output, built, secret))
+    return prepared
+
+
+@functools.lru_cache(maxsize=1024)
+def _secret_yaml(secret_type: int, name: str, secret_id: bytes) -> bytes:
+    """NAME.yaml (the same for every guest with this secret name and type)."""
+    from .name_yaml import secret_yaml
+    from .secrets import GuestSecret
+
+    return secret_yaml(GuestSecret(secret_type, SecretBytes(b""), secret_id, name)).encode("utf-8")
+
+
+@functools.lru_cache(maxsize=256)
+def _retrievable(path: str, kind: str) -> Any:
+    """The retrievable secret in ``path`` (parsed once per path and process), unnamed."""
+    from .retrievable import RetrievableKind, retrievable_secret
+
+    retr_kind = RetrievableKind(kind)
+    data = fileio.read_input(path, f"retrievable {retr_kind.display}", fileio.MAX_DOCUMENT_FILE)
+    return retrievable_secret("", retr_kind, data, source=path)
+
+
+def _secret(request: RequestPlan) -> Any:
+    from . import secrets as guest_secret
+
+    if request.kind == "meta":
+        return guest_secret.meta_secret()
+    if request.kind == "association":
+        assert request.name is not None
+        given = (_exact(request.input_secret, 32, "Association secret")
+                 if request.input_secret else None)
+        return guest_secret.association_secret(request.name, given, use_name=request.use_name)
+    if request.kind == "update-cck":
+        assert request.secret is not None
+        return guest_secret.update_cck_secret(_exact(request.secret, 32, "CCK file"))
+    assert request.name is not None and request.secret is not None and request.type is not None
+    unnamed = _retrievable(request.secret, request.type)
+    return unnamed._replace(
+        name=request.name,
+        secret_id=guest_secret.secret_id_from_name(request.name, use_name=request.use_name))
+
+
+def _user_data(request: RequestPlan) -> Any:
+    from .user_data import load_signing_key, make_user_data
+
+    data = None
+    if request.user_data is not None:
+        data = fileio.read_input(request.user_data, "user-data", fileio.MAX_DOCUMENT_FILE)
+    key = None
+    if request.user_sign_key is not None:
+        key = load_signing_key(fileio.read_input(request.user_sign_key, "User-signing key",
+                                                 fileio.MAX_KEY_FILE), request.user_sign_key)
+    try:
+        return make_user_data(data, key)
+    except InputError as exc:
+        raise InputError(f"{exc} (`{request.user_data}` has {len(data or b'')} bytes)",
+                         *exc.details) from None
+
+
+# ---------------------------------------------------------------------------- writing
+
+def _write_folder(out_dir: str, name: str, files: Sequence[_File], *, overwrite: bool,
+                  sync: bool) -> None:
+    """Create ``out_dir/name`` holding ``files``, all or nothing.
+
+    The files are staged in ``.NAME.fleet-part`` (a leftover of a killed run is removed
+    first), which is renamed to ``NAME`` once complete; a replaced folder is moved to
+    ``.NAME.fleet-old`` and removed after the rename.
+    """
+    final = os.path.join(out_dir, name)
+    tmp = os.path.join(out_dir, f".{name}{_PART_SUFFIX}")
+    old = None
+    try:
+        try:
+            os.mkdir(tmp, 0o700)
+        except FileExistsError:
+            shutil.rmtree(tmp)
+            os.mkdir(tmp, 0o700)
+        umask = os.umask(0)
+        os.umask(umask)
+        for item in files:
+            mode = 0o600 if item.secret else 0o666 & ~umask
+            fd = os.open(os.path.join(tmp, item.name),
+                         os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, mode)
+            try:
+                if item.secret:
+                    os.fchmod(fd, 0o600)
+                view = memoryview(item.data)
+                while view:
+                    view = view[os.write(fd, view):]
+                if sync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+        os.chmod(tmp, 0o777 & ~umask)
+        if sync:
+            fileio._fsync_directory(tmp)
+        if os.path.lexists(final):
+            if not overwrite:
+                raise InputError(f"Output `{final}` already exists")
+            old = os.path.join(out_dir, f".{name}{_OLD_SUFFIX}")
+            if os.path.lexists(old):
+                shutil.rmtree(old)
+            os.rename(final, old)
+        os.rename(tmp, final)
+        tmp = ""
+        if sync:
+            fileio._fsync_directory(out_dir)
+    except OSError as exc:
+        raise InputError(f"Cannot write `{final}`: {exc.strerror or exc}") from None
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if old is not None and not os.path.lexists(final):
+                with contextlib.suppress(OSError):
+                    os.rename(old, final)
+                old = None
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------- workers
+
+KeysFactory = Callable[[], Any]
+
+
+class _Context:
+    """What every worker needs: the verdict on every document, the output and switches."""
+
+    def __init__(self, plan: str, out_dir: str, documents: dict[str, bytes | str], *,
+                 overwrite: bool, dry_run: bool, sync: bool,
+                 keys: KeysFactory | None = None) -> None:
+        self.plan = plan
+        self.out_dir = out_dir
+        self.documents = documents  # path -> verified DER, or why it was refused
+        self.overwrite = overwrite
+        self.dry_run = dry_run
+        self.sync = sync
+        self.keys = keys
+        self.parsed: dict[str, Any] = {}
+
+    def host_keys(self, guest: GuestPlan) -> list[Any]:
+        from ..hostkeys import HostKeyDocument
+
+        keys = []
+        for path in guest.host_key_document:
+            verdict = self.documents[path]
+            if isinstance(verdict, str):
+                raise InputError(verdict)
+            key = self.parsed.get(path)
+            if key is None:
+                key = self.parsed[path] = HostKeyDocument(verdict, path).host_key
+            keys.append(key)
+        return keys
+
+
+def _run_guest(context: _Context, guest: GuestPlan) -> GuestResult:
+    folder = os.path.join(context.out_dir, guest.name)
+    result = GuestResult(guest.index, guest.name, guest.line, "failed", folder)
+    try:
+        if os.path.lexists(folder) and not context.overwrite:
+            result.status = "exists"
+            return result
+        prepared = _prepare(context.plan, guest)
+        host_keys = context.host_keys(guest)
+        from .request import check_host_key_count
+
+        check_host_key_count(len(host_keys))
+        names = [output for output, _, _ in prepared.requests] + [f.name for f in prepared.extra]
+        result.files = tuple(names)
+        if context.dry_run:
+            result.status = "checked"
+            return result
+        files = [_File(output, request.build(host_keys, context.keys() if context.keys else None))
+                 for output, request, _ in prepared.requests]
+        files += prepared.extra
+        _write_folder(context.out_dir, guest.name, files, overwrite=context.overwrite,
+                      sync=context.sync)
+        result.status = "written"
+    except SecexError as exc:
+        result.error = str(exc)
+        result.files = ()
+    return result
+
+
+_WORKER: _Context | None = None
+_BUSY = False
+
+
+def _worker_init(context: _Context) -> None:
+    global _WORKER  # noqa: PLW0603 - one context per worker process
+    _WORKER = context
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; running guests finish
+
+    def terminate(signum: int, frame: object) -> None:
+        if not _BUSY:  # waiting for work: nothing to clean up (and no queue to drain)
+            os._exit(128 + signum)
+        raise fileio.Interrupted(signum)  # the staging folder is removed on the way out
+
+    signal.signal(signal.SIGTERM, terminate)
+    with contextlib.suppress(Exception):  # Linux: end with the parent, even on SIGKILL
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    if os.getppid() == 1:
+        os._exit(1)
+
+
+def _worker_run(guest: GuestPlan) -> GuestResult:
+    global _BUSY  # noqa: PLW0603 - read by the signal handler
+    assert _WORKER is not None
+    _BUSY = True
+    try:
+        return _run_guest(_WORKER, guest)
+    except fileio.Interrupted as exc:
+        os._exit(128 + exc.signum)
+    finally:
+        _BUSY = False
+
+
+# ---------------------------------------------------------------------------- verification
+
+def _verify_documents(paths: Sequence[str], trust: TrustPlan, *, fetcher: Any,
+                      now: dt.datetime | None, limits: Any,
+                      summary: PlanSummary) -> dict[str, bytes | str]:
+    """Verify every distinct document once: path -> DER of the verified document, or the error."""
+    from ..hostkeys import HostKeyDocument, parse_host_key_document
+
+    verdicts: dict[str, bytes | str] = {}
+    by_content: dict[bytes, list[str]] = {}
+    documents: list[HostKeyDocument] = []
+    for path in paths:
+        try:
+            document = parse_host_key_document(
+                fileio.read_input(path, "host-key document", fileio.MAX_CERTIFICATE_FILE), path)
+        except SecexError as exc:
+            verdicts[path] = str(exc)
+            continue
+        digest = hashlib.sha256(document.der).digest()
+        if digest not in by_content:
+            by_content[digest] = []
+            documents.append(document)
+        by_content[digest].append(path)
+    if trust.no_verify:
+        log.warning("Host-key document verification is disabled. The secrets may not be protected.")
+        for document in documents:
+            try:
+                _ = document.host_key
+                outcome: bytes | str = document.der
+            except SecexError as exc:
+                outcome = str(exc)
+            for path in by_content[hashlib.sha256(document.der).digest()]:
+                verdicts[path] = outcome
+    elif documents:
+        from ..trust import check_host_key_documents
+
+        results = check_host_key_documents(documents, list(trust.cert), list(trust.crl),
+                                           trust.root_ca, offline=trust.offline, fetcher=fetcher,
+                                           now=now, limits=limits)
+        for document, result in zip(documents, results, strict=True):
+            outcome = document.der if result.error is None else str(result.error)
+            for path in by_content[hashlib.sha256(document.der).digest()]:
+                verdicts[path] = outcome
+    summary.documents = len(verdicts)
+    summary.failed_documents = {p: v for p, v in verdicts.items() if isinstance(v, str)}
+    return verdicts
+
+
+def plan_schema() -> dict[str, Any]:
+    """The JSON Schema of plan version 1 (``secexkit/data/fleet-plan-v1.schema.json``)."""
+    import json
+    from importlib.resources import files
+
+    data = files("secexkit").joinpath("data", SCHEMA_RESOURCE).read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(data)
+    return schema
+
+
+# ---------------------------------------------------------------------------- the run
+
+def _own(index: int, shard: tuple[int, int]) -> bool:
+    number, count = shard
+    return index % count == number - 1
+
+
+def check_plan(plan: str | os.PathLike[str], *, shard: tuple[int, int] = (1, 1),
+               out_dir: str | os.PathLike[str] | None = None) -> tuple[TrustPlan, int, list[str]]:
+    """First pass: check every guest of the shard; (trust inputs, guests, distinct documents).
+
+    Raises :class:`PlanError` (naming the plan line) for the first problem found.
+    """
+    path = os.fspath(plan)
+    reader = _PlanReader(path)
+    names: set[bytes] = set()  # 16-byte digests: a few MB for a million guests
+    documents: dict[str, None] = {}
+    count = 0
+    for guest in reader.guests():
+        digest = hashlib.blake2b(guest.name.encode("utf-8", "surrogateescape"),
+                                 digest_size=16).digest()
+        if digest in names:
+            raise PlanError(f"{path}:{guest.line}: guest '{guest.name}': the name is used by "
+                            "another guest (one output folder per guest)")
+        names.add(digest)
+        if not _own(guest.index, shard):
+            continue
+        count += 1
+        _prepare(path, guest, render=False)
+        documents.update(dict.fromkeys(guest.host_key_document))
+    if out_dir is not None:
+        target = os.fspath(out_dir)
+        if os.path.exists(target) and not os.path.isdir(target):
+            raise InputError(f"Cannot write into `{target}`: not a directory")
+    return reader.trust, count, list(documents)
+
+
+def run_plan(plan: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, jobs: int = 1,
+             overwrite: bool = False, dry_run: bool = False, shard: tuple[int, int] = (1, 1),
+             sync: bool = True, fetcher: Any = None, now: dt.datetime | None = None,
+             limits: Any = None, keys: KeysFactory | None = None,
+             summary: PlanSummary | None = None,
+             on_checked: Callable[[PlanSummary], None] | None = None) -> Iterator[GuestResult]:
+    """Create the requests of every guest of ``plan`` in ``out_dir/<guest name>/``.
+
+    Checks the whole plan first (:class:`PlanError`, nothing written), verifies each
+    distinct host-key document once (a failure of the trust set-up raises; a refused
+    document fails only the guests that use it), then yields one :class:`GuestResult`
+    per guest of the shard, in completion order.  ``jobs``: worker processes (1: in this
+    process); ``shard``: ``(I, N)`` takes the guests whose 0-based plan index ``i``
+    has ``i % N == I - 1``; ``dry_run``: check and verify, write nothing; ``sync``: fsync
+    files and folders; ``fetcher``, ``now``, ``limits``: as for
+    :func:`secexkit.trust.check_host_key_documents`; ``keys``: a factory of
+    :class:`~secexkit.addsecret.request.RequestKeys` (tests; only with ``jobs=1``);
+    ``summary``: filled with counts; ``on_checked``: called once the plan is checked
+    and the documents verified (before the first guest).
+    """
+    number, count = shard
+    if not 1 <= number <= count:
+        raise InputError(f"invalid shard {number}/{count}: I must be between 1 and N")
+    if jobs < 1:
+        raise InputError("jobs must be at least 1")
+    if keys is not None and jobs != 1:
+        raise InputError("injected request keys need jobs=1")
+    path = os.fspath(plan)
+    target = os.fspath(out_dir)
+    summary = summary if summary is not None else PlanSummary()
+    trust, guests, documents = check_plan(path, shard=shard, out_dir=target)
+    summary.guests = guests
+    verdicts = _verify_documents(documents, trust, fetcher=fetcher, now=now, limits=limits,
+                                 summary=summary)
+    if on_checked is not None:
+        on_checked(summary)
+    if not dry_run:
+        os.makedirs(target, exist_ok=True)
+    context = _Context(path, target, verdicts, overwrite=overwrite, dry_run=dry_run, sync=sync,
+                       keys=keys)
+    own = (g for g in _PlanReader(path).guests() if _own(g.index, shard))
+    results = (_run_guest(context, g) for g in own) if jobs == 1 or guests <= 1 \
+        else _parallel(context, own, jobs)
+    for result in results:
+        summary.add(result)
+        yield result
+
+
+def _parallel(context: _Context, guests: Iterator[GuestPlan], jobs: int) -> Iterator[GuestResult]:
+    """Results of ``guests`` from ``jobs`` worker processes; at most 4 guests per worker queued."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(method),
+                               initializer=_worker_init, initargs=(context,))
+    pending: set[Future[GuestResult]] = set()
+    try:
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < 4 * jobs:
+                guest = next(guests, None)
+                if guest is None:
+                    exhausted = True
+                    break
+                pending.add(pool.submit(_worker_run, guest))
+            if not pending:
+                break
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+    finally:  # interrupted: queued guests are dropped, running ones finish (complete folders)
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
