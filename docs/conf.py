@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 import sys
+import types
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS.parent / "src"))
 
 from secexkit import __version__  # noqa: E402
-from secexkit.cli._docs import TOOLS  # noqa: E402
+from secexkit.cli._docs import TOOLS, rst_safe  # noqa: E402
 
 project = "secexkit"
 author = "the secexkit authors"
@@ -52,19 +53,28 @@ def _write(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
 
 
+#: the parsers sphinx-argparse renders, as attributes of a module it can import: each is
+#: built by the tool's own factory, its prose made safe to parse as reStructuredText
+PARSERS = types.ModuleType("_secexkit_cli_reference")
+sys.modules[PARSERS.__name__] = PARSERS
+
+
 def _cli_pages() -> None:
     """One reference page per installed tool, rendered from its parser factory."""
     names = []
     for tool in TOOLS:
-        if tool.parser() is None:  # an optional tool that is not part of this tree
+        parser = tool.parser()
+        if parser is None:  # an optional tool that is not part of this tree
             continue
         names.append(tool.name)
+        attribute = tool.name.replace("-", "_")
+        setattr(PARSERS, attribute, rst_safe(parser))
         title = f"``{tool.name}``"
         _write(GENERATED / "cli" / f"{tool.name}.rst",
                f".. _cli-{tool.name}:\n\n{title}\n{'=' * len(title)}\n\n"
                f"Man pages: ``man {tool.name}``, ``man {tool.name}-SUBCOMMAND`` "
                f"(see :doc:`/install`).\n\n"
-               f".. argparse::\n   :module: {tool.module}\n   :func: {tool.factory}\n"
+               f".. argparse::\n   :module: {PARSERS.__name__}\n   :func: {attribute}\n"
                f"   :prog: {tool.name}\n")
     for stale in (GENERATED / "cli").glob("*.rst"):
         if stale.stem not in names:

@@ -23,6 +23,7 @@ import argparse
 import functools
 import importlib
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -144,6 +145,60 @@ def _summary(text: str) -> str:
 def all_pages(names: Sequence[str] = ()) -> list[Page]:
     """Every page of the named tools (default: all installed tools), in manual order."""
     return [page for name, parser in tool_parsers(names) for page in pages(name, parser)]
+
+
+_RST_SPECIAL = re.compile(r"([\\*`|_])")
+_RST_LINE_START = re.compile(r"^(?:[-+*\u2022]|\d+[.)]|#\.|\.\.)(?:\s|$)|^([=~^\"'#:.-])\1+\s*$")
+
+
+def rst_text(text: str) -> str:
+    """Help prose as reStructuredText that renders literally and never warns.
+
+    Inline markup characters are escaped, lines that would start a list, a directive or a
+    section underline are escaped, and indented runs (examples) become literal blocks.
+    """
+    out: list[str] = []
+    in_block = False
+    for line in text.splitlines():
+        if line.strip() and line[:1].isspace():
+            if not in_block:
+                out += ["", "::", ""]
+                in_block = True
+            out.append("   " + line)
+            continue
+        if in_block and line.strip():
+            out.append("")
+        escaped = line
+        if line.strip():
+            in_block = False
+            escaped = _RST_SPECIAL.sub(r"\\\1", line)
+            if _RST_LINE_START.match(escaped):
+                escaped = "\\" + escaped
+        out.append(escaped)
+    return "\n".join(out)
+
+
+def rst_safe(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The parser with its descriptions and epilogs (and its subcommands') made :func:`rst_text`.
+
+    sphinx-argparse parses those two texts as reStructuredText (help strings it shows
+    literally), so prose written for a terminal would otherwise break ``sphinx-build -W``.
+    """
+    seen: set[int] = set()
+    todo = [parser]
+    while todo:
+        item = todo.pop()
+        if id(item) in seen:  # an alias names the same parser object
+            continue
+        seen.add(id(item))
+        if item.description:
+            item.description = rst_text(item.description)
+        if item.epilog:
+            item.epilog = rst_text(item.epilog)
+        for action in item._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                todo.extend(action.choices.values())
+    return parser
 
 
 def _import_manpage() -> Any:
