@@ -54,3 +54,14 @@ def test_rst_safe_converts_each_parser_once() -> None:
     sub = parser.add_subparsers().add_parser("x", aliases=["y"], description="e_")
     rst_safe(parser)
     assert (parser.description, parser.epilog, sub.description) == ("a \\*b\\*", "c\\|d\\|", "e\\_")
+
+
+def test_hidden_subcommands_are_left_out() -> None:
+    parser = argparse.ArgumentParser()
+    commands = parser.add_subparsers()
+    commands.add_parser("shown", help="a command")
+    commands.add_parser("version", aliases=["v"], help=argparse.SUPPRESS)
+    rst_safe(parser)
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(action.choices) == ["shown"]
+    assert [c.dest for c in action._choices_actions] == ["shown"]

@@ -179,7 +179,8 @@ def rst_text(text: str) -> str:
 
 
 def rst_safe(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The parser with its descriptions and epilogs (and its subcommands') made :func:`rst_text`.
+    """The parser with its descriptions and epilogs (and its subcommands') made :func:`rst_text`,
+    and its hidden subcommands removed: the parser as the CLI reference shows it.
 
     sphinx-argparse parses those two texts as reStructuredText (help strings it shows
     literally), so prose written for a terminal would otherwise break ``sphinx-build -W``.
@@ -197,8 +198,19 @@ def rst_safe(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
             item.epilog = rst_text(item.epilog)
         for action in item._actions:
             if isinstance(action, argparse._SubParsersAction):
+                _drop_hidden_subcommands(action)
                 todo.extend(action.choices.values())
     return parser
+
+
+def _drop_hidden_subcommands(action: argparse._SubParsersAction[Any]) -> None:
+    """Remove subcommands whose help is SUPPRESS (sphinx-argparse would show ``==SUPPRESS==``)."""
+    hidden = [c for c in action._choices_actions if c.help == argparse.SUPPRESS]
+    for choice in hidden:
+        parser = action.choices[choice.dest]
+        for name in [n for n, p in action.choices.items() if p is parser]:
+            del action.choices[name]
+        action._choices_actions.remove(choice)
 
 
 def _import_manpage() -> Any:
