@@ -76,7 +76,7 @@ def _add_create_options(parser: argparse._ActionsContainer, prefix: str = "",
               "32 hex digits, optionally after 0x (pvattest shows it). Conflicts with --cuid.")
     once("--cuid", dest="cuid", metavar="FILE",
          help="Bind the request to one guest: its CUID as a 16-byte file, or a YAML file "
-              "with a 'cuid' entry (as pvattest writes). Conflicts with --cuid-hex.")
+              "with a cuid entry (as pvattest writes). Conflicts with --cuid-hex.")
     add_list_option(parser, "--flags", dest=prefix + "flags", metavar="FLAG", default=d([]),
                     help="Flags of the request; repeatable or comma-separated. Only value: "
                          "disable-dump: once the request is added, the ultravisor no longer "
@@ -404,6 +404,12 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "lock": (("In the SE guest, after the last secret was added:", "pvsecret lock"),),
     "list": (("In the SE guest, show the secrets in the store:", "pvsecret list"),),
+    "plan": (
+        ("Create every guest's requests of a plan, verified once, on all cores:",
+         "pvsecret plan fleet.yaml -o requests --summary summary.json"),
+        ("Check the plan and the host-key documents without writing:",
+         "pvsecret plan fleet.yaml -o requests --dry-run"),
+    ),
     "retrieve": (
         ("In the SE guest, retrieve a secret through the NAME.yaml of pvsecret create:",
          "pvsecret retrieve -o MyRetrSecret.pem MyRetrSecret.yaml"),
