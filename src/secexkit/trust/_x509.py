@@ -269,6 +269,22 @@ def algorithms_consistent(raw: bytes, is_certificate: bool) -> bool:
     return raw[pos:inner_end] == outer
 
 
+def signature_bits_whole(raw: bytes) -> bool:
+    """Does the signature BIT STRING have no unused bits?
+
+    A signature is a whole number of bytes; a non-zero "unused bits" count changes the
+    encoded object but not the bytes a verifier checks, so such an object is refused.
+    """
+    try:
+        _, body, _ = read_tlv(raw, 0)
+        _, _, tbs_end = read_tlv(raw, body)
+        _, _, outer_end = read_tlv(raw, tbs_end)
+        tag, start, end = read_tlv(raw, outer_end)
+    except FormatError:
+        return False
+    return tag == 0x03 and end > start and raw[start] == 0
+
+
 _SIGNATURE_CACHE: dict[tuple[bytes, x509.Certificate], bool] = {}
 _SIGNATURE_CACHE_SIZE = 256
 
@@ -289,7 +305,7 @@ def signed_by(obj: x509.Certificate | x509.CertificateRevocationList, issuer: x5
         return known
     try:
         result = algorithms_consistent(raw, isinstance(obj, x509.Certificate)) and \
-            _verify(issuer.public_key(), obj.signature, data, obj)
+            signature_bits_whole(raw) and _verify(issuer.public_key(), obj.signature, data, obj)
     except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
         result = False
     if len(_SIGNATURE_CACHE) >= _SIGNATURE_CACHE_SIZE:
