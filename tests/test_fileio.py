@@ -280,3 +280,18 @@ def test_raise_on_signals_leaves_ignored_signals_alone() -> None:
         assert signal.getsignal(signal.SIGTERM) == old_term
     finally:
         signal.signal(signal.SIGHUP, old_hup)
+
+
+def test_stdin_without_file_descriptor_is_read_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An in-memory standard input (pytest, embedding) is read, and capped, not an internal error."""
+    import io
+    import sys
+
+    from secexkit.errors import InputError
+    from secexkit.fileio import read_input
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"abc")))
+    assert read_input("-", "user data", 10, allow_stdin=True) == b"abc"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"x" * 11)))
+    with pytest.raises(InputError, match="larger than 10 bytes"):
+        read_input("-", "user data", 10, allow_stdin=True)

@@ -136,7 +136,15 @@ def read_input(path: str, what: str, limit: int, *, allow_stdin: bool = False) -
     the input cannot be opened, is not a file or pipe, or is larger than ``limit``.
     """
     if path == "-" and allow_stdin:
-        return _read_capped(sys.stdin.buffer.fileno(), path, what, limit)
+        stream = sys.stdin.buffer
+        try:
+            fd = stream.fileno()
+        except (OSError, ValueError):  # an in-memory stream (embedding, tests): read it capped
+            data = stream.read(limit + 1)
+            if len(data) > limit:
+                raise InputError(f"{what} `{path}` is larger than {limit} bytes") from None
+            return bytes(data)
+        return _read_capped(fd, path, what, limit)
     try:
         fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
