@@ -181,6 +181,7 @@ def _read_response(path: str) -> Any:
 # ---------------------------------------------------------------------------- create
 
 def cmd_create(args: argparse.Namespace) -> int:
+    """``pvattest create``: an attestation request for the host keys, and its ARPK (0600)."""
     from ..attest.request import add_data_flags, create_attestation_request
     from ._hostkeys import load_host_keys
     from .pvsecret import _host_key_inputs
@@ -208,6 +209,7 @@ def cmd_create(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- perform
 
 def cmd_perform(args: argparse.Namespace) -> int:
+    """``pvattest perform``: send the request to the ultravisor (``/dev/uv``) and write the response."""
     from ..attest.perform import check_user_data_size
     from ..formats.attestation import ExchangeRequest
     from ..uv.device import UvDevice, attest
@@ -249,6 +251,7 @@ def _guest_tags(path: str) -> Any:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    """``pvattest verify``: check the response's measurement; exit 2 on a mismatch."""
     from ..attest.measurement import verify_response
     from ..attest.request import read_arpk
     from ..attest.result import verify_text, verify_yaml
@@ -372,6 +375,7 @@ def _read_bounded(answer: Any, remaining: Callable[[], float]) -> bytes:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    """``pvattest check``: apply the policies to a verified response; exit 2 if any fails."""
     from ..addsecret.name_yaml import yaml_scalar
     from ..attest.check import (
         FIRMWARE_CHECK_DEFAULT_URL,

@@ -73,6 +73,7 @@ def _late_verbosity(parser: argparse.ArgumentParser) -> None:
 
 
 def add_create_options(parser: argparse.ArgumentParser) -> None:
+    """The options of ``pvimg create`` (shared with ``genprotimg``'s legacy names)."""
     inputs = parser.add_argument_group("components")
     inputs.add_argument("-i", "--kernel", "--image", dest="kernel", metavar="FILE",
                         action=StoreOnce,
@@ -176,6 +177,7 @@ _FLAG_HELP = {
 
 
 def build_parser() -> ArgumentParser:
+    """The ``pvimg`` parser with its subcommands (also used for man pages and docs)."""
     parser = _Parser(prog="pvimg",
                      description="Create and inspect IBM Secure Execution boot images. Exit "
                                  "codes: 0 success, 1 error (pvimg test: not included), 2 "
@@ -234,6 +236,7 @@ def build_parser() -> ArgumentParser:
 
 
 def build_genprotimg_parser() -> ArgumentParser:
+    """The ``genprotimg`` parser: ``pvimg create`` with the legacy option names."""
     parser = _Parser(prog="genprotimg",
                      description="Create a Secure Execution boot image (= pvimg create).",
                      epilog=examples_epilog(EXAMPLES["genprotimg"]))
@@ -535,6 +538,7 @@ def _fix_key_hashes(argv: list[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``pvimg`` with ``argv``; returns the exit code."""
     args = _fix_key_hashes(list(sys.argv[1:] if argv is None else argv))
     return run(_main, build_parser(), args)
 
@@ -548,6 +552,7 @@ def _genprotimg(args: argparse.Namespace) -> int:
 
 
 def genprotimg_main(argv: Sequence[str] | None = None) -> int:
+    """Run ``genprotimg`` with ``argv``; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     parser = build_genprotimg_parser()
     parser.set_defaults(version_alone=args == ["--version"])

@@ -323,6 +323,7 @@ def _fill_plan(parser: ArgumentParser) -> None:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    """``pvsecret plan``: every guest's requests from a plan file (``cli/_fleet.py``)."""
     from ._fleet import cmd_plan as run_plan
 
     return run_plan(args)
@@ -685,6 +686,7 @@ def _warn_replaced_secret_info(yaml_path: str, name: str) -> None:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
+    """``pvsecret create``: build one add-secret request (and NAME.yaml for named secrets)."""
     _check_create_args(args)
     _refuse_on_se_guest(args.force)
     from ..addsecret.request import AddSecretRequest, extension_secret_from_cck
@@ -771,6 +773,7 @@ def _stdout_is_terminal() -> bool:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    """``pvsecret verify``: check a request's structure and user-data signature."""
     from ..addsecret.user_data import load_verification_certificate, verify_request_user_data
     from ..errors import VerificationError
     from ..formats.request import MAX_REQUEST_SIZE
@@ -814,6 +817,7 @@ def _open_device(args: argparse.Namespace) -> Any:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
+    """``pvsecret add``: add a request to the ultravisor's secret store."""
     from ..formats.request import MAX_REQUEST_SIZE
     from ..uv.device import add_secret
 
@@ -827,6 +831,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_lock(args: argparse.Namespace) -> int:
+    """``pvsecret lock``: lock the secret store until the guest reboots."""
     from ..uv.device import lock_secret_store
 
     with _open_device(args) as device:
@@ -836,6 +841,7 @@ def cmd_lock(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    """``pvsecret list``: show the secrets in the store."""
     from ..uv.device import list_secrets
 
     output = _positional(args, "output_pos", "output", "output", required=False) or "-"
@@ -854,6 +860,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_retrieve(args: argparse.Namespace) -> int:
+    """``pvsecret retrieve``: fetch a retrievable secret from the store."""
     from ..uv.retrieve import retrieve, selector_from_input
 
     value = _positional(args, "input_pos", "input", "input")
@@ -874,6 +881,7 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
 
 
 def cmd_version(_: argparse.Namespace) -> int:
+    """``pvsecret version``: print the version."""
     print(f"pvsecret (secexkit) version {__version__}")
     return 0
 
@@ -908,6 +916,7 @@ class _Parser(ArgumentParser):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``pvsecret`` with ``argv``; returns the exit code."""
     parser = build_parser(sys.argv[1:] if argv is None else argv)
     parser.__class__ = _Parser
     return run(_main, parser, argv)

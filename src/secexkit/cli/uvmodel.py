@@ -100,6 +100,7 @@ def _cuid(text: str | None) -> bytes | None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    """``secexkit-uv init``: a new simulated machine from host private keys."""
     from ..uv.softuv import Profile
     from ..uv.softuv.state import create_state
 
@@ -123,6 +124,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_boot(args: argparse.Namespace) -> int:
+    """``secexkit-uv boot``: start a guest from an SE image or header; prints its CUID."""
     from ..uv.softuv.state import open_state
 
     folder = _folder(args)
@@ -139,6 +141,7 @@ def cmd_boot(args: argparse.Namespace) -> int:
 
 
 def cmd_dump(args: argparse.Namespace) -> int:
+    """``secexkit-uv dump``: whether the hypervisor may dump the guest (exit 0) or not (1)."""
     from ..uv.softuv.state import open_state
 
     with open_state(_folder(args)) as state:
@@ -156,6 +159,7 @@ def cmd_dump(args: argparse.Namespace) -> int:
 
 
 def cmd_state(args: argparse.Namespace) -> int:
+    """``secexkit-uv state``: the machine state as JSON (no secret bytes)."""
     from ..uv.softuv.state import describe, open_state
 
     with open_state(_folder(args)) as state:
@@ -169,6 +173,7 @@ def cmd_state(args: argparse.Namespace) -> int:
 
 
 def cmd_reboot(args: argparse.Namespace) -> int:
+    """``secexkit-uv reboot``: restart a guest (new CUID, empty store)."""
     from ..uv.softuv.state import open_state
 
     cuid = _cuid(args.cuid)

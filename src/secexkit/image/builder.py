@@ -90,6 +90,7 @@ MAX_COMPONENT_SIZE: Final = {
 
 
 def round_up(value: int, alignment: int = PAGE_SIZE) -> int:
+    """``value`` rounded up to a multiple of ``alignment``."""
     return -(-value // alignment) * alignment
 
 
@@ -104,6 +105,7 @@ class ImagePlan:
 
 
 def plan_layout(stage3a_size: int, host_key_count: int) -> ImagePlan:
+    """Where each part of the image goes, for the loader size and number of host keys."""
     header_size = expected_header_size(host_key_count)
     next_address = round_up(STAGE3A_ADDRESS + stage3a_size)
     header_address = max(next_address, LEGACY_HEADER_ADDRESS)
@@ -235,6 +237,7 @@ def check_cmdline(path: Path, max_size: int) -> int:
 
 
 def check_components(inputs: ImageInputs) -> None:
+    """Refuse component files that are missing, not regular, or too large (before any work)."""
     max_cmdline = check_kernel(inputs.kernel)
     if inputs.parmfile is not None:
         check_cmdline(inputs.parmfile, max_cmdline)
