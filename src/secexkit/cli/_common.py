@@ -329,7 +329,7 @@ class IntermixedParser(ArgumentParser):
     """Positionals may come before, between and after options (``check IN -k K OUT``).
 
     Plain argparse consumes optional positionals (``nargs="?"``) as one block; the
-    reference (clap) accepts them anywhere.  (Same as pvsecret's; one of them can go.)
+    reference (clap) accepts them anywhere.
     """
 
     _busy = False

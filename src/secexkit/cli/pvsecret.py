@@ -17,10 +17,12 @@ from .. import __version__, fileio
 from ..errors import InputError, UsageError
 from ._common import (
     ArgumentParser,
+    IntermixedParser,
     StoreOnce,
     add_list_option,
     add_verbosity,
     examples_epilog,
+    positional_or_option,
     read_exact,
     read_file,
     run,
@@ -238,32 +240,8 @@ def _fill_update_cck(parser: ArgumentParser) -> None:
                              "create --enable-cck-update (z17 or later).")
 
 
-class _IntermixedParser(ArgumentParser):
-    """Positionals may come before, between and after options (``verify IN --user-cert C OUT``).
-
-    Plain argparse consumes optional positionals (``nargs="?"``) as one block,
-    so ``INPUT --opt X OUTPUT`` would report OUTPUT as unrecognised; the
-    reference (clap) accepts positionals anywhere.
-    """
-
-    _busy = False
-
-    def parse_known_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
-                         namespace: argparse.Namespace | None = None
-                         ) -> tuple[argparse.Namespace, list[str]]:
-        if self._busy or (args is not None and "--" in args):
-            # parse_known_intermixed_args calls back into us; it also loses "--"
-            # (CPython 3.11), after which everything is positional anyway
-            return super().parse_known_args(args, namespace)
-        self._busy = True
-        try:
-            return self.parse_known_intermixed_args(args, namespace)
-        finally:
-            self._busy = False
-
-
 def _intermixed(parser: ArgumentParser) -> None:
-    parser.__class__ = _IntermixedParser
+    parser.__class__ = IntermixedParser
 
 
 def _fill_verify(parser: ArgumentParser) -> None:
@@ -443,18 +421,6 @@ def merge_late_options(args: argparse.Namespace) -> None:
             raise UsageError(f"the argument '{flag}' cannot be used multiple times")
         else:
             setattr(args, name, late)
-
-
-def _positional(args: argparse.Namespace, pos: str, opt: str, what: str,
-                required: bool = True) -> str | None:
-    a: str | None = getattr(args, pos)
-    b: str | None = getattr(args, opt)
-    if a is not None and b is not None:
-        raise UsageError(f"the {what} was given twice (positional and --{opt})")
-    value = a if a is not None else b
-    if value is None and required:
-        raise UsageError(f"the following required arguments were not provided: <{what.upper()}>")
-    return value
 
 
 # ---------------------------------------------------------------------------- create
@@ -778,9 +744,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from ..errors import VerificationError
     from ..formats.request import MAX_REQUEST_SIZE
 
-    source = _positional(args, "input_pos", "input", "input")
+    source = positional_or_option(args, "input_pos", "input", "input")
     assert source is not None
-    output = _positional(args, "output_pos", "output", "output", required=False) or "-"
+    output = positional_or_option(args, "output_pos", "output", "output", required=False) or "-"
     fileio.check_distinct([("OUTPUT", output)], [("INPUT", source), ("--user-cert", args.user_cert)])
     # OUTPUT is not checked early: without user data nothing is written (as the reference)
     data = read_file(source, "add-secret request", allow_stdin=True, limit=MAX_REQUEST_SIZE)
@@ -821,7 +787,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     from ..formats.request import MAX_REQUEST_SIZE
     from ..uv.device import add_secret
 
-    source = _positional(args, "input_pos", "input", "input")
+    source = positional_or_option(args, "input_pos", "input", "input")
     assert source is not None
     with _open_device(args) as device:
         data = read_file(source, "add-secret request", allow_stdin=True, limit=MAX_REQUEST_SIZE)
@@ -844,7 +810,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     """``pvsecret list``: show the secrets in the store."""
     from ..uv.device import list_secrets
 
-    output = _positional(args, "output_pos", "output", "output", required=False) or "-"
+    output = positional_or_option(args, "output_pos", "output", "output", required=False) or "-"
     fileio.check_output(output)
     with _open_device(args) as device:
         secrets = list_secrets(device)
@@ -863,9 +829,9 @@ def cmd_retrieve(args: argparse.Namespace) -> int:
     """``pvsecret retrieve``: fetch a retrievable secret from the store."""
     from ..uv.retrieve import retrieve, selector_from_input
 
-    value = _positional(args, "input_pos", "input", "input")
+    value = positional_or_option(args, "input_pos", "input", "input")
     assert value is not None
-    output = _positional(args, "output_pos", "output", "output", required=False) or "-"
+    output = positional_or_option(args, "output_pos", "output", "output", required=False) or "-"
     if args.inform == "yaml":
         fileio.check_distinct([("OUTPUT", output)], [("INPUT", value)])
     fileio.check_output(output)  # before the secret leaves the ultravisor
