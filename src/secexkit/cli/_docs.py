@@ -89,6 +89,7 @@ TOOLS: tuple[Tool, ...] = (
     Tool("genprotimg", "secexkit.cli.pvimg", "build_genprotimg_parser"),
     Tool("pvattest", "secexkit.cli.pvattest", "build_parser", optional=True),
     Tool("secexkit-uv", "secexkit.cli.uvmodel", "build_parser", optional=True),
+    Tool("secexkit-testpki", "secexkit.cli.testpki", "build_parser"),
 )
 
 
