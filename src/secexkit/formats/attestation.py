@@ -26,6 +26,7 @@ from typing import Final, NamedTuple
 
 from ..errors import FormatError
 from ._layout import Layout, raw, u
+from .keyslot import KEY_SLOT, KeySlot, parse_key_slots
 from .sizes import CUID_SIZE, IV_SIZE, TAG_SIZE
 
 __all__ = [
@@ -101,16 +102,8 @@ ARCB_HEAD = Layout(
     ],
 )
 
-#: One key slot: host-key hash, the wrapped ARPK and its GCM tag.
-ARCB_KEY_SLOT = Layout(
-    "attestation request key slot",
-    0x50,
-    [
-        raw("host_key_hash", 0x00, 32),
-        raw("wrapped_key", 0x20, 32),
-        raw("tag", 0x40, 16),
-    ],
-)
+#: One key slot (host-key hash, wrapped ARPK, GCM tag): the same structure as a request's.
+ARCB_KEY_SLOT = KEY_SLOT
 
 #: Attestation flags (u64 at 0x30, bit 0 = most significant).
 FLAG_NONCE: Final = 1 << (63 - 1)
@@ -134,16 +127,8 @@ def arcb_size(key_slot_count: int, encrypted_size: int = MEASUREMENT_KEY_SIZE + 
     return ARCB_HEAD.size + ARCB_KEY_SLOT.size * key_slot_count + encrypted_size + TAG_SIZE
 
 
-class ArcbKeySlot(NamedTuple):
-    """One key slot of an ARCB."""
-
-    host_key_hash: bytes
-    wrapped_key: bytes
-    tag: bytes
-
-    def to_bytes(self) -> bytes:
-        """The 80-byte wire form."""
-        return ARCB_KEY_SLOT.pack(self._asdict())
+#: A key slot of an ARCB is a :class:`~secexkit.formats.keyslot.KeySlot`.
+ArcbKeySlot = KeySlot
 
 
 class ParsedArcb(NamedTuple):
@@ -193,11 +178,7 @@ class ParsedArcb(NamedTuple):
                 NOT_AN_ARCB,
                 f"{nks} key slots do not fill the {self.aad_size}-byte authenticated part",
             )
-        slots = []
-        for index in range(nks):
-            v = ARCB_KEY_SLOT.unpack(self.raw, ARCB_HEAD.size + index * ARCB_KEY_SLOT.size)
-            slots.append(ArcbKeySlot(bytes(v["host_key_hash"]), bytes(v["wrapped_key"]), bytes(v["tag"])))
-        return tuple(slots)
+        return parse_key_slots(self.raw, ARCB_HEAD.size, nks)
 
 
 def parse_arcb(data: bytes) -> ParsedArcb:
