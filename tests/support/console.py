@@ -8,8 +8,13 @@
 from __future__ import annotations
 
 import re
+import shlex
+import sys
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
 
 PROMPTS = ("$ ", "guest# ")
 
@@ -93,3 +98,20 @@ def check_output(command: Command, output: str) -> None:
         else:
             raise AssertionError(f"line {command.line}: {command.text}\n"
                                  f"expected {expected!r} in:\n{output}")
+
+
+def write_script_wrappers(folder: Path) -> Path:
+    """``folder`` (created) with one executable per console script of pyproject.toml,
+    running this tree's code with this interpreter (put it first on ``PATH``)."""
+    folder.mkdir(parents=True)
+    with (ROOT / "pyproject.toml").open("rb") as stream:
+        scripts = tomllib.load(stream)["project"]["scripts"]
+    for name, target in scripts.items():
+        module, function = target.split(":")
+        code = (f"import sys; sys.argv[0] = {name!r}; from {module} import {function} as main; "
+                "sys.exit(main())")
+        path = folder / name
+        path.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -c {shlex.quote(code)} "
+                        '"$@"\n')
+        path.chmod(0o755)
+    return folder

@@ -13,6 +13,9 @@ import pytest
 
 from secexkit.testing import SimulatedMachine, generate_pki, write_placeholder_boot_loaders
 from secexkit.testing.machine import PLACEHOLDER_LABEL
+from tests.support.console import write_script_wrappers
+
+ROOT = Path(__file__).resolve().parents[2]
 
 USER_TEST = '''
 import os
@@ -81,17 +84,39 @@ def test_the_variable_was_restored():
 '''
 
 
-def test_machine_fixture_in_a_users_tests(tmp_path: Path) -> None:
-    (tmp_path / "test_user.py").write_text(USER_TEST)
-    src = str(Path(__file__).resolve().parents[2] / "src")
+def _run_user_tests(folder: Path, source: str) -> str:
+    """Run ``source`` as a user's test file with the plugin and our console scripts on PATH;
+    pytest's summary line."""
+    (folder / "test_user.py").write_text(source)
     env = {k: v for k, v in os.environ.items() if k != "SECEXKIT_UV"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"),
+                                                      os.environ.get("PYTHONPATH")]))
+    env["PATH"] = os.pathsep.join([str(write_script_wrappers(folder / "bin")),
+                                   env.get("PATH", "/usr/bin:/bin")])
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "-p", "secexkit.testing.pytest_plugin", str(tmp_path / "test_user.py")],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False)
+         "-p", "secexkit.testing.pytest_plugin", str(folder / "test_user.py")],
+        cwd=folder, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "4 passed" in result.stdout
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_machine_fixture_in_a_users_tests(tmp_path: Path) -> None:
+    assert _run_user_tests(tmp_path, USER_TEST).startswith("4 passed")
+
+
+def test_the_library_guides_example_runs(tmp_path: Path) -> None:
+    guide = (ROOT / "docs" / "library.rst").read_text(encoding="utf-8")
+    section = guide[guide.index(".. _library-testing:"):]
+    block = section[section.index(".. code-block:: python"):].split("\n\n", 1)[1]
+    lines = []
+    for line in block.splitlines():
+        if line.strip() and not line.startswith("   "):
+            break
+        lines.append(line[3:])
+    source = "\n".join(lines)
+    assert "secexkit_machine.dump_allowed()" in source
+    assert _run_user_tests(tmp_path, source).startswith("1 passed")
 
 
 def test_machine_from_key_files(tmp_path: Path) -> None:
