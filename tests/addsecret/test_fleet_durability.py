@@ -101,3 +101,23 @@ def test_no_sync_never_flushes(world: World, tmp_path: Path,
     monkeypatch.setattr(fileio, "flush_folders", flush)
     results = list(run_plan(_plan(world, 2, "nosync.yaml"), tmp_path / "out", sync=False))
     assert [r.status for r in results] == ["written", "written"]
+
+
+def test_interrupted_while_staging_leaves_no_staging_folder(world: World, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    real_write = os.write
+    writes: list[int] = []
+
+    def write(fd: int, data: Any) -> int:
+        writes.append(fd)
+        if len(writes) == 5:  # the second guest's second file
+            raise KeyboardInterrupt
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        list(run_plan(_plan(world, 4, "interrupted.yaml"), out, sync=True))
+    # batches of one guest here: the first guest was published, the second's staging is gone
+    assert sorted(p.name for p in out.iterdir()) == ["g00"]
+    assert len(list((out / "g00").iterdir())) == 3

@@ -683,6 +683,9 @@ def _stage_folder(out_dir: str, name: str, files: Sequence[_File]) -> str:
         shutil.rmtree(tmp, ignore_errors=True)
         raise InputError(f"Cannot write `{os.path.join(out_dir, name)}`: "
                          f"{exc.strerror or exc}") from None
+    except BaseException:  # interrupted while staging: the half-written folder goes too
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return tmp
 
 
