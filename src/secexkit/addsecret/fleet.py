@@ -76,7 +76,7 @@ _GUEST_KEYS: Final = frozenset({"name", "hdr", "host-key-document", "cuid", "cui
                                 "extension-secret", "cck", "requests"})
 #: options every request type takes, and those of each type
 _COMMON_REQUEST_KEYS: Final = frozenset({"output", "flags", "user-data", "user-sign-key",
-                                         "use-name"})
+                                         "use-name", "policy", "toc-policy"})
 _REQUEST_KEYS: Final = {
     "meta": frozenset(),
     "association": frozenset({"name", "input-secret", "output-secret"}),
@@ -123,6 +123,11 @@ class RequestPlan:
     output_secret: str | None = None
     secret: str | None = None
     type: str | None = None
+    #: the policy file to read (resolved) and its path as written in the plan (embedded)
+    policy: str | None = None
+    policy_as_written: str | None = None
+    #: the guest-folder file the request's tag line is appended to
+    toc_policy: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +153,8 @@ class GuestResult:
     ``status``: ``written`` (the folder was created), ``exists`` (left alone: no
     ``overwrite``), ``checked`` (dry run: it would be written) or ``failed`` (``error``
     says why; nothing of the guest was written).  ``files``: the file names in the folder.
+    ``policy_hashes``: request file name -> SHA-256 (hex) of its ``policy`` file (what
+    ``pvsecret create --policy`` prints).
     """
 
     index: int
@@ -157,12 +164,15 @@ class GuestResult:
     folder: str
     files: tuple[str, ...] = ()
     error: str | None = None
+    policy_hashes: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The summary entry of the guest."""
         entry: dict[str, Any] = {"name": self.name, "index": self.index, "line": self.line,
                                  "status": self.status, "folder": self.folder,
                                  "files": list(self.files)}
+        if self.policy_hashes:
+            entry["policy_hash"] = dict(self.policy_hashes)
         if self.error is not None:
             entry["error"] = self.error
         return entry
@@ -388,6 +398,8 @@ class _PlanReader:
                 raise node.error(f"'{required}' is missing")
         name = _plain_file_name(keys["name"], keys["name"].text())
         node.what = f"guest '{name}'"
+        for key, child in keys.items():  # named from here on, not numbered
+            child.what = f"guest '{name}': {key}"
         for a, b in (("cck", "extension-secret"), ("cuid", "cuid-hex")):
             if a in keys and b in keys:
                 raise keys[a].error(f"'{a}' cannot be used with '{b}'")
@@ -434,13 +446,19 @@ class _PlanReader:
                 raise options.error(f"'{required}' is missing")
         if "input-secret" in keys and "output-secret" in keys:
             raise keys["input-secret"].error("'input-secret' cannot be used with 'output-secret'")
-        flags = tuple(v for _, v in _each(keys.get("flags")))
+        if "policy" in keys and "user-data" in keys:
+            raise keys["policy"].error("'policy' cannot be used with 'user-data'")
+        if "policy" in keys and "user-sign-key" in keys:  # ADR 0140
+            raise keys["policy"].error("'policy' cannot be used with 'user-sign-key': signed "
+                                       "user data has no room for the policy reference")
+        flag_items = _each(keys.get("flags"))
+        flags = tuple(v for _, v in flag_items)
         from ..formats.request import ADD_SECRET_FLAGS
 
-        for flag in flags:
+        for flag_node, flag in flag_items:
             if flag not in ADD_SECRET_FLAGS:
-                raise keys["flags"].error(f"invalid flag '{flag}' "
-                                          f"[possible values: {', '.join(ADD_SECRET_FLAGS)}]")
+                raise flag_node.error(f"invalid flag '{flag}' "
+                                      f"[possible values: {', '.join(ADD_SECRET_FLAGS)}]")
         retr_type = keys["type"].text() if "type" in keys else None
         if retr_type is not None and retr_type not in _RETRIEVABLE_TYPES:
             raise keys["type"].error(f"invalid type '{retr_type}' "
@@ -450,6 +468,7 @@ class _PlanReader:
             return self._existing(keys[key], keys[key].text()) if key in keys else None
 
         output_secret = keys.get("output-secret")
+        toc_policy = keys.get("toc-policy")
         return RequestPlan(
             kind=kind, line=node.line,
             output=(_plain_file_name(keys["output"], keys["output"].text()) if "output" in keys
@@ -460,13 +479,23 @@ class _PlanReader:
             input_secret=path("input-secret"),
             output_secret=(_plain_file_name(output_secret, output_secret.text())
                            if output_secret is not None else None),
-            secret=path("secret"), type=retr_type)
+            secret=path("secret"), type=retr_type, policy=path("policy"),
+            policy_as_written=keys["policy"].text() if "policy" in keys else None,
+            toc_policy=(_plain_file_name(toc_policy, toc_policy.text())
+                        if toc_policy is not None else None))
 
 
 def _each(node: _Node | None) -> list[tuple[_Node, str]]:
+    """(node, value) of each string of a repeatable option: a list item's own node, so an
+    error names its line."""
+    import yaml
+
     if node is None:
         return []
-    return [(node, value) for value in node.texts()]
+    if isinstance(node.node, yaml.SequenceNode):
+        node.texts()  # not empty, strings only
+        return [(_Node(node.plan, item, node.what), str(item.value)) for item in node.node.value]
+    return [(node, node.text())]
 
 
 # ---------------------------------------------------------------------------- one guest
@@ -488,6 +517,20 @@ class _Prepared:
     def __init__(self) -> None:
         self.requests: list[tuple[str, Any, Any]] = []  # (output, AddSecretRequest, secret)
         self.extra: list[_File] = []  # NAME.yaml files and --output-secret files
+        #: toc-policy files: file name -> the outputs of the requests naming it, in order
+        self.toc: dict[str, list[str]] = {}
+        #: request output -> SHA-256 (hex) of its policy file
+        self.policy_hashes: dict[str, str] = {}
+
+    def toc_files(self, built: Sequence[_File]) -> list[_File]:
+        """The toc-policy files, given the built requests: per request naming the file,
+        its tag (last 16 bytes, hex) and a newline, in request order (``--toc-policy``)."""
+        if not self.toc:
+            return []
+        requests = {item.name: item.data for item in built}
+        return [_File(name, b"".join(requests[output][-16:].hex().encode("ascii") + b"\n"
+                                     for output in outputs))
+                for name, outputs in self.toc.items()]
 
 
 def _fail(plan: str, line: int, what: str, exc: SecexError) -> PlanError:
@@ -522,8 +565,9 @@ def _exact(path: str, size: int, what: str) -> bytes:
 def _prepare(plan: str, guest: GuestPlan, *, render: bool = True) -> _Prepared:
     """Read and check everything of ``guest`` but the host keys (as ``pvsecret create``);
     ``render``: also the NAME.yaml texts (not needed to check a plan)."""
+    from ..formats.request import UserDataType
     from .name_yaml import secret_yaml_path
-    from .request import NO_USER_DATA, AddSecretRequest, extension_secret_from_cck
+    from .request import NO_USER_DATA, AddSecretRequest, UserData, extension_secret_from_cck
 
     what = f"guest '{guest.name}'"
     try:
@@ -547,13 +591,16 @@ def _prepare(plan: str, guest: GuestPlan, *, render: bool = True) -> _Prepared:
         raise _fail(plan, guest.line, what, exc) from None
     prepared = _Prepared()
     names: dict[str, int] = {}
-    files: dict[str, int] = {}
+    files: dict[str, tuple[int, bool]] = {}  # file name -> (plan line, a toc-policy file?)
 
-    def claim(file_name: str, line: int, label: str) -> None:
+    def claim(file_name: str, line: int, label: str, toc: bool = False) -> None:
         if file_name in files:
+            first, first_toc = files[file_name]
+            if toc and first_toc:  # requests share a toc-policy file: their tags are listed
+                return
             raise PlanError(f"{plan}:{line}: {what}: {label} `{file_name}` collides with the "
-                            f"output of line {files[file_name]}")
-        files[file_name] = line
+                            f"output of line {first}")
+        files[file_name] = (line, toc)
 
     from ..formats.request import ADD_SECRET_FLAGS
 
@@ -564,8 +611,14 @@ def _prepare(plan: str, guest: GuestPlan, *, render: bool = True) -> _Prepared:
             flags = 0
             for flag in request.flags:
                 flags |= ADD_SECRET_FLAGS[flag]
-            user_data = (_user_data(request) if request.user_data or request.user_sign_key
-                         else NO_USER_DATA)
+            if request.policy is not None:
+                assert request.policy_as_written is not None
+                digest, reference = _policy(request.policy, request.policy_as_written)
+                user_data = UserData(UserDataType.UNSIGNED, reference)
+                prepared.policy_hashes[request.output] = digest.hex()
+            else:
+                user_data = (_user_data(request) if request.user_data or request.user_sign_key
+                             else NO_USER_DATA)
             built = AddSecretRequest(secret, tags, flags=flags, cuid=cuid,
                                      extension_secret=extension, user_data=user_data)
         except SecexError as exc:
@@ -587,8 +640,37 @@ def _prepare(plan: str, guest: GuestPlan, *, render: bool = True) -> _Prepared:
         if request.output_secret is not None:
             claim(request.output_secret, request.line, "the output secret")
             prepared.extra.append(_File(request.output_secret, secret.payload.reveal(), True))
+        if request.toc_policy is not None:
+            claim(request.toc_policy, request.line, "the table-of-contents policy", toc=True)
+            prepared.toc.setdefault(request.toc_policy, []).append(request.output)
         prepared.requests.append((request.output, built, secret))
     return prepared
+
+
+def _policy(path: str, as_written: str) -> tuple[bytes, bytes]:
+    """(SHA-256, policy-reference user data) as ``--policy`` makes them: the file at
+    ``path`` hashed, the path as written embedded (hashed once per file version)."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise InputError(f"Cannot read policy file at `{as_written}`: "
+                         f"{exc.strerror or exc}") from None
+    return _policy_reference(path, as_written,
+                             (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=64)
+def _policy_reference(path: str, as_written: str, version: tuple[int, ...]) -> tuple[bytes, bytes]:
+    from .user_data import policy_reference_from_stream
+
+    # a regular file of at most MAX_POLICY_FILE bytes, hashed in chunks
+    stream, _ = fileio.open_regular(path, "policy file", fileio.MAX_POLICY_FILE, capped=True)
+    try:
+        with stream:
+            return policy_reference_from_stream(stream, as_written)
+    except OSError as exc:
+        raise InputError(f"Cannot read policy file at `{as_written}`: "
+                         f"{exc.strerror or exc}") from None
 
 
 @functools.lru_cache(maxsize=1024)
@@ -757,19 +839,22 @@ def _run_guest(context: _Context, guest: GuestPlan) -> GuestResult:
 
         check_host_key_count(len(host_keys))
         names = [output for output, _, _ in prepared.requests] + [f.name for f in prepared.extra]
-        result.files = tuple(names)
+        result.files = tuple(names + list(prepared.toc))
+        result.policy_hashes = prepared.policy_hashes
         if context.dry_run:
             result.status = "checked"
             return result
         files = [_File(output, request.build(host_keys, context.keys() if context.keys else None))
                  for output, request, _ in prepared.requests]
         files += prepared.extra
+        files += prepared.toc_files(files)
         _write_folder(context.out_dir, guest.name, files, overwrite=context.overwrite,
                       sync=context.sync)
         result.status = "written"
     except SecexError as exc:
         result.error = str(exc)
         result.files = ()
+        result.policy_hashes = {}
     return result
 
 
