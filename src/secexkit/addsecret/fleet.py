@@ -16,6 +16,7 @@ what the ``pvsecret create`` option of the same name means::
           - meta: {flags: [disable-dump]}
           - association: {name: db-key, output-secret: db-key.secret}
           - retrievable: {name: tls, secret: tls.pem, type: ec}
+          - meta: {policy: policies/web.rego, toc-policy: toc-policy}
 
 :func:`run_plan` reads the plan twice, streaming it (memory does not grow with the
 number of guests): the first pass checks every guest (structure, files, sizes, names,
@@ -25,6 +26,10 @@ one shared set of trust inputs (each CRL read or downloaded once); the second pa
 creates each guest's requests, in worker processes when ``jobs > 1``, and writes them
 into one folder per guest, atomically (a temporary folder renamed into place).  A guest
 whose documents fail is reported and skipped.  Results are yielded per guest.
+
+``policy`` embeds the policy reference of ``--policy`` (the path as written in the
+plan); ``toc-policy`` names a file of the guest folder listing the tag of every request
+naming it, in request order, written with the folder (ADR 0140).
 """
 
 from __future__ import annotations
