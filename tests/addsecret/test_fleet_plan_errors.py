@@ -76,7 +76,7 @@ def _cases() -> Iterator[Case]:
     yield ("CUID YAML without cuid", [META], {"cuid": "no-cuid.yaml"}, {}, "- name: g", 1,
            "No 'cuid' entry found")
     yield ("CUID file of 15 bytes", [META], {"cuid": "short.cuid"}, {}, "- name: g", 1,
-           "CUID")
+           "does not contain a 128bit value")
     yield ("CUID hex not hex", [META], {"cuid-hex": "0x" + "zz" * 16}, {}, "- name: g", 1,
            "Cannot decode hex string")
     yield ("both CUIDs", [META], {"cuid": "attest.yaml", "cuid-hex": "0x" + "00" * 16}, {},

@@ -134,3 +134,19 @@ def test_a_rerun_with_overwrite_rewrites_the_toc_file(world: World, tmp_path: Pa
     lines = (tmp_path / "out" / "g" / "toc").read_text().splitlines()
     assert lines == [(tmp_path / "out" / "g" / f"0{n}-meta.bin").read_bytes()[-16:].hex()
                      for n in (1, 2)]
+
+
+def test_worker_processes_write_the_same_toc_files(world: World, tmp_path: Path) -> None:
+    requests = _requests(world)
+    plan = world.write_plan([guest(world, f"g{i}", requests, hosts=2) for i in range(3)],
+                            name="workers.yaml")
+    results = sorted(run_plan(plan, tmp_path / "out", jobs=2, sync=False),
+                     key=lambda r: r.index)
+    assert [r.status for r in results] == ["written"] * 3, [r.error for r in results]
+    digest = hashlib.sha256(POLICY).hexdigest()
+    for result in results:
+        assert result.policy_hashes["02-association.bin"] == digest
+        folder = tmp_path / "out" / result.name
+        assert (folder / "toc-b").read_text() == \
+            (folder / "plain.bin").read_bytes()[-16:].hex() + "\n"
+        assert len((folder / "toc.txt").read_text().splitlines()) == 4
