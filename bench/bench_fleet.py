@@ -109,11 +109,20 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=200, help="single runs of the loop")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--startup-runs", type=int, default=30)
+    parser.add_argument("--python", default=sys.executable,
+                        help="interpreter for the start-up comparison: a clean virtualenv "
+                             "with secexkit installed gives the honest ratio (a site-packages "
+                             "whose .pth files preload modules inflates the bare import)")
+    parser.add_argument("--startup-only", action="store_true",
+                        help="only the start-up comparison")
     parser.add_argument("--vectors", type=Path,
                         default=ROOT.parent / "shared" / "vectors" / "s390-tools")
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     work = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
+    if args.startup_only:
+        startup(args, work)
+        return
     world = build_world(work / "inputs", pki.build_pki(), args.vectors / "exp" / "secure_guest.hdr")
     guests = [guest(world, f"guest-{i:05d}", ten_requests(world)) for i in range(args.guests)]
     plan = world.write_plan(guests)
@@ -165,20 +174,27 @@ def main() -> None:
           f"= {per * 1000:5.1f} ms/request; {requests} requests scaled: {per * requests:7.1f} s "
           f"({per * requests / wall:.0f}x the plan run)")
 
+    startup(args, work)
+
+
+def startup(args: argparse.Namespace, work: Path) -> None:
+    """``pvsecret create meta --no-verify`` vs a bare ``ec`` import and the stdlib floor."""
+    python = args.python
+    cli = [python, *CLI[1:]]
     hkd = args.vectors / "cert" / "host.crt"
     out = work / "startup.bin"
     commands_startup = {
-        "bare import": [sys.executable, "-c",
+        "bare import": [python, "-c",
                         "from cryptography.hazmat.primitives.asymmetric import ec"],
-        "stdlib floor": [sys.executable, "-c",
-                         "import argparse, logging\n"
+        "stdlib floor": [python, "-c",
+                         "import argparse, logging, signal\n"
                          "from cryptography.hazmat.primitives.asymmetric import ec\n"
                          "from cryptography.hazmat.primitives.ciphers.aead import AESGCM"],
-        "pvsecret create": [*CLI, "create", "meta", "-k", str(hkd), "--hdr",
+        "pvsecret create": [*cli, "create", "meta", "-k", str(hkd), "--hdr",
                             str(args.vectors / "exp" / "secure_guest.hdr"), "-o", str(out),
                             "--no-verify", "--flags", "disable-dump", "-f"],
     }
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "src")], check=True)
+    subprocess.run([python, "-m", "compileall", "-q", str(ROOT / "src")], check=True)
     os.environ["PYTHONPATH"] = ENV["PYTHONPATH"]
     times = median_times(commands_startup, args.startup_runs)
     bare = times["bare import"]
@@ -186,8 +202,8 @@ def main() -> None:
         print(f"{name:16s} wall {wall_s * 1000:6.1f} ms ({wall_s / bare[0]:.2f}x)  "
               f"cpu {cpu * 1000:6.1f} ms ({cpu / bare[1]:.2f}x)")
     print("where pvsecret create's start-up goes (-X importtime, cumulative us, top-level):")
-    trace = subprocess.run([sys.executable, "-X", "importtime", *CLI[1:],
-                            *commands_startup["pvsecret create"][len(CLI):]],
+    trace = subprocess.run([python, "-X", "importtime", *CLI[1:],
+                            *commands_startup["pvsecret create"][len(cli):]],
                            env=ENV, capture_output=True, text=True, check=True).stderr
     top: list[tuple[int, str]] = []
     for line in trace.splitlines():

@@ -1,26 +1,42 @@
-"""Regenerate the demo inputs of the README (run from the repository root).
+"""Regenerate the demo inputs of the README and the how-to guides (run from the repository root).
 
-A small demo PKI in the shape of IBM's (root -> intermediate -> IBM Z signing key ->
-host-key document, with the CRLs of each CA) and an SE header bound to the demo
-host key.  Nothing here is secret: the private keys are thrown away.  For
-demonstration only — real host-key documents come from IBM.
+A demo PKI in the shape of IBM's, made by secexkit's test PKI generator
+(:func:`secexkit.testing.generate_pki`, the library behind ``secexkit-testpki``),
+valid for 25 years, written under the names the documentation uses:
+
+    root-ca.crt         root CA certificate, followed by the root's CRL (like s390-tools'
+                        root_ca.chained.crt: the verifier reads CRLs from the root file)
+    inter-ca.crt/.crl   intermediate CA certificate, and its CRL (covers the signing key)
+    ibm-z-signing.crt   the IBM-Z-like host-key signing certificate
+    ibm-z-signing.crl   the signing key's CRL (covers the host-key document)
+    host-z16.crt        the demo host-key document
+    host-z16.key        ITS PRIVATE KEY: TEST MATERIAL, PUBLIC ON PURPOSE (ADR 0130), so that
+                        the software ultravisor can play the demo machine
+                        (``secexkit-uv init -k demo/host-z16.key``)
+    se.hdr              an SE header for the demo host key (no kernel behind it; dumping
+                        allowed, CCK 32 zero bytes), for ``pvsecret create --hdr`` and
+                        ``secexkit-uv boot``
+
+For demonstration and tests only: nothing here protects anything. Real host-key
+documents come from IBM, and a real machine never reveals its host private key.
 
     python demo/regenerate.py
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
+import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "src"))
 
-from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
-from tests.support import pki  # noqa: E402
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import serialization  # noqa: E402
 
+from secexkit.formats.se_header import PCF_ALLOW_DUMPING  # noqa: E402
 from secexkit.hostkeys import HostKey  # noqa: E402
 from secexkit.image.header import (  # noqa: E402
     ComponentDigests,
@@ -29,39 +45,51 @@ from secexkit.image.header import (  # noqa: E402
     build_se_header,
 )
 from secexkit.secret import SecretBytes  # noqa: E402
+from secexkit.testing import generate_pki  # noqa: E402
 
-YEARS = dt.timedelta(days=365 * 25)
+DAYS = 365 * 25
+#: the PCF of se.hdr: pvimg create's default flags, plus dumping allowed (PCF bit 34), so that
+#: a disable-dump request visibly takes dumps away on the software ultravisor
+PCF = 0xE0 | PCF_ALLOW_DUMPING
+
+
+def _pem(obj: x509.Certificate | x509.CertificateRevocationList) -> bytes:
+    return obj.public_bytes(serialization.Encoding.PEM)
 
 
 def main() -> None:
     out = ROOT / "demo"
-    until = pki.NOW + YEARS
-    root = pki.root_ca("Demo Root CA", pki.CertSpec(ca=True, not_after=until))
-    inter = pki.issue(root, pki.ibm_name("Demo Intermediate CA", "Armonk"),
-                      pki.CertSpec(ca=True, not_after=until))
-    signing = pki.issue(inter, pki.ibm_name(pki.SIGNING_UNIT), pki.CertSpec(not_after=until))
-    host_key = ec.generate_private_key(ec.SECP521R1())
-    host = pki.issue(signing, pki.HOST_SUBJECT, pki.host_spec(not_after=until), key=host_key)
-    crl = pki.CrlSpec(next_update=until)
-    pki.write(out / "root-ca.crt", root, pki.make_crl(root, crl))
-    pki.write(out / "inter-ca.crt", inter)
-    pki.write(out / "inter-ca.crl", pki.make_crl(inter, crl))
-    pki.write(out / "ibm-z-signing.crt", signing)
-    pki.write(out / "ibm-z-signing.crl", pki.make_crl(signing, crl))
-    pki.write(out / "host-z16.crt", host)
-
+    pki = generate_pki(1, days=DAYS)
+    [host] = pki.hosts
+    [host_key] = pki.host_keys
+    files = {
+        "root-ca.crt": _pem(pki.root) + _pem(pki.root_crl),
+        "inter-ca.crt": _pem(pki.intermediate),
+        "inter-ca.crl": _pem(pki.intermediate_crl),
+        "ibm-z-signing.crt": _pem(pki.signing),
+        "ibm-z-signing.crl": _pem(pki.host_crl),
+        "host-z16.crt": _pem(host),
+        "host-z16.key": host_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()),
+    }
     digest = hashlib.sha512
-    header = build_se_header(
+    files["se.hdr"] = build_se_header(
         host_keys=[HostKey(host_key.public_key(), "demo")],
         keys=HeaderKeys.generate(),
         secrets=HeaderSecrets(SecretBytes(bytes(32)), SecretBytes(bytes(range(64))),
                               0x0000000180000000, 0x28000, 0),
         digests=ComponentDigests(digest(b"demo pages").digest(), digest(b"demo addresses").digest(),
                                  digest(b"demo tweaks").digest(), 1),
-        pcf=0xE0,
+        pcf=PCF,
     )
-    (out / "se.hdr").write_bytes(header)
-    print(f"wrote the demo PKI and SE header to {out}")
+    for name, data in files.items():
+        path = out / name
+        path.write_bytes(data)
+        if name.endswith(".key"):
+            os.chmod(path, 0o600)
+    print(f"wrote the demo PKI (valid for {DAYS} days), its host private key and an SE header "
+          f"to {out}")
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ __all__ = [
     "OutputTransaction",
     "check_distinct",
     "check_output",
+    "flush_folders",
     "open_regular",
     "printable",
     "raise_on_signals",
@@ -639,6 +640,50 @@ def _fsync_directory(directory: str) -> None:
             os.fsync(fd)
     finally:
         os.close(fd)
+
+
+_SYNCFS: list[object] = []  # [libc syncfs function or None], resolved on first use
+
+
+def _syncfs() -> object:
+    if not _SYNCFS:
+        function = None
+        if sys.platform.startswith("linux"):
+            with contextlib.suppress(Exception):
+                import ctypes
+
+                function = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
+        _SYNCFS.append(function)
+    return _SYNCFS[0]
+
+
+def flush_folders(anchor: str, folders: Iterable[str]) -> None:
+    """Make every file written into ``folders`` durable; they lie on ``anchor``'s file system.
+
+    On Linux one ``syncfs(2)`` of that file system: one journal commit for thousands of
+    files instead of one ``fsync`` each (ADR 0150).  Elsewhere every file and folder is
+    fsynced.  Raises :class:`OSError` when the flush reports an error.
+    """
+    function = _syncfs()
+    if function is not None:
+        import ctypes
+
+        fd = os.open(anchor, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_DIRECTORY", 0))
+        try:
+            if function(fd) != 0:  # type: ignore[operator]
+                code = ctypes.get_errno()
+                raise OSError(code, os.strerror(code), anchor)
+        finally:
+            os.close(fd)
+        return
+    for folder in folders:
+        for entry in os.scandir(folder):
+            fd = os.open(entry.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_directory(folder)
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes, *, secret: bool = False,

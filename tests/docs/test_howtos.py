@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import shlex
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.support import pki
+from tests.support.console import Command, commands
+from tests.support.console import check_output as _check_output
 from tests.support.http_server import PROXY_VARIABLES, Server, respond
 from tests.support.images import make_kernel, make_loaders
 from tests.support.pki import CertSpec, host_spec
@@ -37,65 +37,6 @@ TOOLS = ("pvsecret", "pvverify", "pvimg", "genprotimg")
 TIMEOUT = 120
 
 
-@dataclass
-class Command:
-    """One prompt line of a block and the output lines shown after it."""
-
-    line: int
-    text: str
-    guest: bool
-    product: bool
-    expected: list[str] = field(default_factory=list)
-
-
-def _blocks(text: str) -> list[tuple[int, bool, list[str]]]:
-    """(first line number, product?, body lines) of each console block."""
-    lines = text.splitlines()
-    blocks = []
-    i = 0
-    while i < len(lines):
-        match = re.match(r"^(\s*)\.\. code-block:: console\s*$", lines[i])
-        if not match:
-            i += 1
-            continue
-        indent = len(match.group(1))
-        i += 1
-        product = False
-        while i < len(lines) and re.match(r"^\s+:\w+:", lines[i]):
-            product = product or lines[i].split(":", 2)[2].split() == ["product"]
-            i += 1
-        body: list[str] = []
-        start = i + 1
-        while i < len(lines) and (not lines[i].strip() or
-                                  len(lines[i]) - len(lines[i].lstrip()) > indent):
-            body.append(lines[i])
-            i += 1
-        while body and not body[-1].strip():
-            body.pop()
-        strip = min(len(b) - len(b.lstrip()) for b in body if b.strip())
-        blocks.append((start, product, [b[strip:] for b in body]))
-    return blocks
-
-
-def commands(page: Path) -> list[Command]:
-    """The commands of a page, in order."""
-    found: list[Command] = []
-    for start, product, body in _blocks(page.read_text(encoding="utf-8")):
-        continued = False
-        for number, line in enumerate(body, start):
-            if continued:
-                found[-1].text += " " + line.strip().removesuffix("\\").rstrip()
-            elif line.startswith(("$ ", "guest# ")):
-                prompt, rest = line.split(" ", 1)
-                found.append(Command(number, rest.strip().removesuffix("\\").rstrip(), prompt == "guest#",
-                                     product))
-            elif line.strip():
-                assert found, f"{page.name}:{number}: output before any command"
-                found[-1].expected.append(line.strip())
-            continued = line.rstrip().endswith("\\")
-    return found
-
-
 def _argv(command: Command) -> list[str]:
     words = shlex.split(command.text)
     if words[0] in TOOLS:
@@ -105,26 +46,6 @@ def _argv(command: Command) -> list[str]:
             pytest.skip("openssl not installed")
         return words
     raise AssertionError(f"line {command.line}: unknown program {words[0]!r}")
-
-
-def _pattern(expected: str) -> re.Pattern[str]:
-    return re.compile(".*".join(re.escape(part) for part in expected.split("...")))
-
-
-def _check_output(command: Command, output: str) -> None:
-    lines = [line.strip() for line in output.splitlines()]
-    position = 0
-    for expected in command.expected:
-        if expected == "...":
-            continue
-        pattern = _pattern(expected)
-        for index in range(position, len(lines)):
-            if pattern.fullmatch(lines[index]):
-                position = index + 1
-                break
-        else:
-            raise AssertionError(f"line {command.line}: {command.text}\n"
-                                 f"expected {expected!r} in:\n{output}")
 
 
 @pytest.fixture

@@ -90,6 +90,8 @@ _REQUEST_KEYS: Final = {
 }
 #: hidden staging folders: ``.NAME.fleet-part`` and ``.NAME.fleet-old`` (never guest folders)
 _PART_SUFFIX: Final = ".fleet-part"
+#: guests per batch: staged, then made durable with one flush (ADR 0150)
+_BATCH: Final = 8
 _OLD_SUFFIX: Final = ".fleet-old"
 
 Status = Literal["written", "exists", "failed", "checked"]
@@ -159,7 +161,7 @@ class GuestResult:
     ``overwrite``), ``checked`` (dry run: it would be written) or ``failed`` (``error``
     says why; nothing of the guest was written).  ``files``: the file names in the folder.
     ``policy_hashes``: request file name -> SHA-256 (hex) of its ``policy`` file (what
-    ``pvsecret create --policy`` prints).
+    ``pvsecret create --policy`` prints; not in the summary entry of a failed guest).
     """
 
     index: int
@@ -176,7 +178,7 @@ class GuestResult:
         entry: dict[str, Any] = {"name": self.name, "index": self.index, "line": self.line,
                                  "status": self.status, "folder": self.folder,
                                  "files": list(self.files)}
-        if self.policy_hashes:
+        if self.policy_hashes and self.status != "failed":
             entry["policy_hash"] = dict(self.policy_hashes)
         if self.error is not None:
             entry["error"] = self.error
@@ -736,17 +738,13 @@ def _user_data(request: RequestPlan) -> Any:
 
 # ---------------------------------------------------------------------------- writing
 
-def _write_folder(out_dir: str, name: str, files: Sequence[_File], *, overwrite: bool,
-                  sync: bool) -> None:
-    """Create ``out_dir/name`` holding ``files``, all or nothing.
+def _stage_folder(out_dir: str, name: str, files: Sequence[_File]) -> str:
+    """Write ``files`` into the staging folder ``out_dir/.NAME.fleet-part``; its path.
 
-    The files are staged in ``.NAME.fleet-part`` (a leftover of a killed run is removed
-    first), which is renamed to ``NAME`` once complete; a replaced folder is moved to
-    ``.NAME.fleet-old`` and removed after the rename.
+    A leftover of a killed run is removed first.  Nothing is flushed here: a batch of
+    staged folders is made durable at once by :func:`_publish_batch`.
     """
-    final = os.path.join(out_dir, name)
     tmp = os.path.join(out_dir, f".{name}{_PART_SUFFIX}")
-    old = None
     try:
         try:
             os.mkdir(tmp, 0o700)
@@ -765,13 +763,21 @@ def _write_folder(out_dir: str, name: str, files: Sequence[_File], *, overwrite:
                 view = memoryview(item.data)
                 while view:
                     view = view[os.write(fd, view):]
-                if sync:
-                    os.fsync(fd)
             finally:
                 os.close(fd)
         os.chmod(tmp, 0o777 & ~umask)
-        if sync:
-            fileio._fsync_directory(tmp)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise InputError(f"Cannot write `{os.path.join(out_dir, name)}`: "
+                         f"{exc.strerror or exc}") from None
+    return tmp
+
+
+def _publish(out_dir: str, name: str, tmp: str, *, overwrite: bool) -> None:
+    """Rename the staged ``tmp`` to ``out_dir/NAME``; a replaced folder goes away after."""
+    final = os.path.join(out_dir, name)
+    old = None
+    try:
         if os.path.lexists(final):
             if not overwrite:
                 raise InputError(f"Output `{final}` already exists")
@@ -779,21 +785,50 @@ def _write_folder(out_dir: str, name: str, files: Sequence[_File], *, overwrite:
             if os.path.lexists(old):
                 shutil.rmtree(old)
             os.rename(final, old)
-        os.rename(tmp, final)
-        tmp = ""
-        if sync:
-            fileio._fsync_directory(out_dir)
-    except OSError as exc:
-        raise InputError(f"Cannot write `{final}`: {exc.strerror or exc}") from None
-    finally:
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
-            if old is not None and not os.path.lexists(final):
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if old is not None:
                 with contextlib.suppress(OSError):
                     os.rename(old, final)
                 old = None
+            raise
+    except OSError as exc:
+        raise InputError(f"Cannot write `{final}`: {exc.strerror or exc}") from None
+    finally:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _publish_batch(out_dir: str, staged: list[tuple[GuestResult, str]], *, overwrite: bool,
+                   sync: bool) -> None:
+    """Make the staged folders durable with one flush, then rename each into place.
+
+    Group commit (ADR 0150): one ``syncfs`` for the whole batch, then the renames, then
+    one fsync of ``out_dir``; a guest is reported written only after all of it.  A guest
+    whose rename fails is reported failed; the others of the batch still land.
+    """
+    if not staged:
+        return
+    if sync:
+        try:
+            fileio.flush_folders(out_dir, [tmp for _, tmp in staged])
+        except OSError as exc:
+            for result, _ in staged:
+                result.error = f"Cannot write `{result.folder}`: {exc.strerror or exc}"
+                result.files = ()
+            return
+    published = False
+    for result, tmp in staged:
+        try:
+            _publish(out_dir, result.name, tmp, overwrite=overwrite)
+            result.status = "written"
+            published = True
+        except InputError as exc:
+            result.error = str(exc)
+            result.files = ()
+    if sync and published:
+        fileio._fsync_directory(out_dir)
 
 
 # ---------------------------------------------------------------------------- workers
@@ -831,13 +866,14 @@ class _Context:
         return keys
 
 
-def _run_guest(context: _Context, guest: GuestPlan) -> GuestResult:
+def _build_guest(context: _Context, guest: GuestPlan) -> tuple[GuestResult, list[_File] | None]:
+    """The guest's result so far and its files (None: nothing to write)."""
     folder = os.path.join(context.out_dir, guest.name)
     result = GuestResult(guest.index, guest.name, guest.line, "failed", folder)
     try:
         if os.path.lexists(folder) and not context.overwrite:
             result.status = "exists"
-            return result
+            return result, None
         prepared = _prepare(context.plan, guest)
         host_keys = context.host_keys(guest)
         from .request import check_host_key_count
@@ -848,19 +884,50 @@ def _run_guest(context: _Context, guest: GuestPlan) -> GuestResult:
         result.policy_hashes = prepared.policy_hashes
         if context.dry_run:
             result.status = "checked"
-            return result
+            return result, None
         files = [_File(output, request.build(host_keys, context.keys() if context.keys else None))
                  for output, request, _ in prepared.requests]
         files += prepared.extra
         files += prepared.toc_files(files)
-        _write_folder(context.out_dir, guest.name, files, overwrite=context.overwrite,
-                      sync=context.sync)
-        result.status = "written"
     except SecexError as exc:
         result.error = str(exc)
         result.files = ()
-        result.policy_hashes = {}
-    return result
+        return result, None
+    return result, files
+
+
+def _run_batch(context: _Context, guests: Sequence[GuestPlan]) -> list[GuestResult]:
+    """Build and stage every guest of ``guests``, then publish them with one flush."""
+    results: list[GuestResult] = []
+    staged: list[tuple[GuestResult, str]] = []
+    try:
+        for guest in guests:
+            result, files = _build_guest(context, guest)
+            results.append(result)
+            if files is None:
+                continue
+            try:
+                staged.append((result, _stage_folder(context.out_dir, guest.name, files)))
+            except InputError as exc:
+                result.error = str(exc)
+                result.files = ()
+        _publish_batch(context.out_dir, staged, overwrite=context.overwrite, sync=context.sync)
+    finally:  # interrupted: no staged folder stays behind
+        for _, tmp in staged:
+            if os.path.lexists(tmp):
+                shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
+def _batches(guests: Iterator[GuestPlan], size: int) -> Iterator[list[GuestPlan]]:
+    batch: list[GuestPlan] = []
+    for guest in guests:
+        batch.append(guest)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 _WORKER: _Context | None = None
@@ -887,12 +954,12 @@ def _worker_init(context: _Context) -> None:
         os._exit(1)
 
 
-def _worker_run(guest: GuestPlan) -> GuestResult:
+def _worker_run(guests: list[GuestPlan]) -> list[GuestResult]:
     global _BUSY  # noqa: PLW0603 - read by the signal handler
     assert _WORKER is not None
     _BUSY = True
     try:
-        return _run_guest(_WORKER, guest)
+        return _run_batch(_WORKER, guests)
     except fileio.Interrupted as exc:
         os._exit(128 + exc.signum)
     finally:
@@ -1035,36 +1102,40 @@ def run_plan(plan: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, j
     context = _Context(path, target, verdicts, overwrite=overwrite, dry_run=dry_run, sync=sync,
                        keys=keys)
     own = (g for g in _PlanReader(path).guests() if _own(g.index, shard))
-    results = (_run_guest(context, g) for g in own) if jobs == 1 or guests <= 1 \
-        else _parallel(context, own, jobs)
+    # a batch shares one flush; small enough that every worker gets several
+    size = max(1, min(_BATCH, guests // (4 * jobs)))
+    batches = _batches(own, size)
+    results = (r for b in batches for r in _run_batch(context, b)) if jobs == 1 or guests <= 1 \
+        else _parallel(context, batches, jobs)
     for result in results:
         summary.add(result)
         yield result
 
 
-def _parallel(context: _Context, guests: Iterator[GuestPlan], jobs: int) -> Iterator[GuestResult]:
-    """Results of ``guests`` from ``jobs`` worker processes; at most 4 guests per worker queued."""
+def _parallel(context: _Context, batches: Iterator[list[GuestPlan]], jobs: int
+              ) -> Iterator[GuestResult]:
+    """Results of ``batches`` from ``jobs`` worker processes; at most 4 batches per worker queued."""
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
     pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(method),
                                initializer=_worker_init, initargs=(context,))
-    pending: set[Future[GuestResult]] = set()
+    pending: set[Future[list[GuestResult]]] = set()
     try:
         exhausted = False
         while True:
             while not exhausted and len(pending) < 4 * jobs:
-                guest = next(guests, None)
-                if guest is None:
+                batch = next(batches, None)
+                if batch is None:
                     exhausted = True
                     break
-                pending.add(pool.submit(_worker_run, guest))
+                pending.add(pool.submit(_worker_run, batch))
             if not pending:
                 break
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                yield future.result()
+                yield from future.result()
     finally:  # interrupted: queued guests are dropped, running ones finish (complete folders)
         for future in pending:
             future.cancel()

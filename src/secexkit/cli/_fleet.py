@@ -38,7 +38,9 @@ def fill_plan(parser: ArgumentParser) -> None:
     parser.add_argument("--summary", action=StoreOnce, metavar="FILE",
                         help="write the JSON summary to FILE (default stdout)")
     parser.add_argument("--no-sync", action="store_true",
-                        help="do not fsync the written files (faster, less durable)")
+                        help="do not flush the output to disk before a guest folder appears (by "
+                             "default each batch of guests is flushed once, then renamed into "
+                             "place)")
     parser.add_argument("-f", "--force", action="store_true",
                         help="create requests even inside an SE guest")
 

@@ -1,4 +1,5 @@
-"""pytest fixtures for testing Secure Execution pipelines with a generated test PKI.
+"""pytest fixtures for testing Secure Execution pipelines: a generated test PKI and a
+simulated machine (a software ultravisor) that runs the guest commands.
 
 Registered as a pytest11 entry point named like this module (active once secexkit is
 installed; disable with ``-p no:secexkit.testing.pytest_plugin``); or enable it
@@ -13,12 +14,23 @@ Example::
              "--cert", str(secexkit_pki.signing), "--cert", str(secexkit_pki.intermediate),
              "--root-ca", str(secexkit_pki.root_ca),
              *(f"--crl={crl}" for crl in secexkit_pki.crls), "--offline", ...])
+
+    def test_no_dump(secexkit_machine, tmp_path):
+        cuid = secexkit_machine.boot(image)       # built for secexkit_machine.host_key_document
+        ...                                       # pvsecret create meta --flags disable-dump
+        with secexkit_machine.activate():         # or env=secexkit_machine.env for subprocesses
+            assert pvsecret.main(["add", str(request)]) == 0
+        assert not secexkit_machine.dump_allowed().allowed
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
+from .machine import SimulatedMachine
 from .pki import PkiFiles, generate_pki
 
 #: Host-key documents in the :func:`secexkit_pki` fixture.
@@ -30,3 +42,17 @@ def secexkit_pki(tmp_path_factory: pytest.TempPathFactory) -> PkiFiles:
     """A test PKI written once per session: root CA, intermediate CA, signing key, CRLs
     and two host-key documents with their private keys (see :class:`PkiFiles`)."""
     return generate_pki(PKI_HOSTS).write(tmp_path_factory.mktemp("secexkit-pki"))
+
+
+@pytest.fixture
+def secexkit_machine(secexkit_pki: PkiFiles, tmp_path: Path) -> Iterator[SimulatedMachine]:
+    """A fresh simulated machine per test (:class:`~secexkit.testing.machine.SimulatedMachine`)
+    whose host key is the private key of ``secexkit_pki.hosts[0]`` (its
+    ``host_key_document``); its state folder is ``tmp_path / "secexkit-machine"``.
+    ``SECEXKIT_UV`` is restored at the end if the test called ``activate()``."""
+    machine = SimulatedMachine.create(tmp_path / "secexkit-machine", [secexkit_pki.host_keys[0]],
+                                      host_key_document=secexkit_pki.hosts[0])
+    try:
+        yield machine
+    finally:
+        machine.deactivate()

@@ -1,0 +1,103 @@
+"""Fleet output durability: guests are staged, made durable with one flush per batch
+(group commit), and only then renamed into place and reported written."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from secexkit import fileio
+from secexkit.addsecret.fleet import run_plan
+from tests.support import pki
+from tests.support.fleet import World, build_world, guest
+
+META: dict[str, Any] = {"meta": {"flags": ["disable-dump"]}}
+ASSOCIATION: dict[str, Any] = {"association": {"name": "disk"}}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, pki_set: pki.PkiSet, vectors: Path) -> World:
+    return build_world(tmp_path_factory.mktemp("fleet-sync"), pki_set,
+                       vectors / "exp" / "secure_guest.hdr")
+
+
+def _plan(world: World, guests: int, name: str) -> Path:
+    return world.write_plan([guest(world, f"g{i:02d}", [META, ASSOCIATION])
+                             for i in range(guests)], name=name)
+
+
+def test_one_flush_per_batch_and_no_fsync_per_file(world: World, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    flushed: list[list[str]] = []
+    fsynced: list[int] = []
+    real_flush = fileio.flush_folders
+    real_fsync = os.fsync
+
+    def flush(anchor: str, folders: Any) -> None:
+        folders = list(folders)
+        # staged under hidden names; nothing of the batch is visible before the flush
+        names = [Path(f).name for f in folders]
+        assert all(n.startswith(".") and n.endswith(".fleet-part") for n in names)
+        assert not [n for n in names if (Path(anchor) / n[1:-len(".fleet-part")]).exists()]
+        flushed.append(folders)
+        real_flush(anchor, folders)
+
+    def fsync(fd: int) -> None:
+        fsynced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(fileio, "flush_folders", flush)
+    monkeypatch.setattr(os, "fsync", fsync)
+    results = list(run_plan(_plan(world, 16, "batch.yaml"), tmp_path / "out", sync=True))
+    assert sorted(r.status for r in results) == ["written"] * 16
+    assert sum(len(batch) for batch in flushed) == 16
+    assert 2 <= len(flushed) <= 8  # grouped, not one flush per guest
+    # with syncfs, one folder fsync per batch; without it, the fallback fsyncs each file
+    if fileio._syncfs() is not None:
+        assert len(fsynced) == len(flushed)
+    else:
+        assert len(fsynced) >= 16 * 3
+
+
+def test_fallback_without_syncfs_fsyncs_every_file(world: World, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}") if os.path.isdir("/proc/self/fd")
+                      else str(fd))
+        real_fsync(fd)
+
+    monkeypatch.setattr(fileio, "_SYNCFS", [None])
+    monkeypatch.setattr(os, "fsync", fsync)
+    results = list(run_plan(_plan(world, 2, "fallback.yaml"), tmp_path / "out", sync=True))
+    assert [r.status for r in results] == ["written", "written"]
+    files = [p for p in synced if p.endswith((".bin", ".yaml"))]
+    assert len(files) == 2 * 3  # two requests and one NAME.yaml per guest
+
+
+def test_failed_flush_fails_the_batch_and_leaves_nothing(world: World, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    def flush(anchor: str, folders: Any) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(fileio, "flush_folders", flush)
+    out = tmp_path / "out"
+    results = list(run_plan(_plan(world, 3, "eio.yaml"), out, sync=True))
+    assert [r.status for r in results] == ["failed"] * 3
+    assert all("Input/output error" in (r.error or "") for r in results)
+    assert list(out.iterdir()) == []  # no guest folder, no staging folder
+
+
+def test_no_sync_never_flushes(world: World, tmp_path: Path,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    def flush(anchor: str, folders: Any) -> None:
+        raise AssertionError("flushed with sync=False")
+
+    monkeypatch.setattr(fileio, "flush_folders", flush)
+    results = list(run_plan(_plan(world, 2, "nosync.yaml"), tmp_path / "out", sync=False))
+    assert [r.status for r in results] == ["written", "written"]
