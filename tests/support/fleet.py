@@ -116,3 +116,47 @@ def guest(world: World, name: str, requests: list[dict[str, Any]], *, hosts: int
     entry.update(extra)
     entry["requests"] = requests
     return entry
+
+
+FIXED_ASSOCIATION = b"\x5a" * 32
+
+
+def fix_randomness(monkeypatch: Any) -> None:
+    """Every request gets the same IV, customer key and protection key; every random
+    association secret the same bytes (plan runs and single commands then agree)."""
+    from secexkit.addsecret import secrets as guest_secret
+    from secexkit.crypto.keyslots import EnvelopeKeys
+    from secexkit.secret import SecretBytes
+
+    customer = ec.derive_private_key(12345, ec.SECP521R1())
+    keys = EnvelopeKeys(b"\x11" * 12, customer, SecretBytes(b"\x22" * 32))
+    monkeypatch.setattr(EnvelopeKeys, "generate", classmethod(lambda cls, pk=None: keys))
+    original = guest_secret.association_secret
+
+    def association(name: str, secret: Any = None, *, use_name: bool = False) -> Any:
+        return original(name, FIXED_ASSOCIATION if secret is None else secret, use_name=use_name)
+
+    monkeypatch.setattr(guest_secret, "association_secret", association)
+
+
+def create_argv(request: dict[str, Any], number: int, out: Path) -> list[str]:
+    """The ``pvsecret create`` arguments of one plan request (without the guest's and the
+    trust options): output files go to ``out``, other paths stay as written."""
+    [(kind, options)] = request.items()
+    options = options or {}
+    canonical = {"retr": "retrievable", "cck": "update-cck"}.get(kind, kind)
+    argv = ["create", kind, "-o", str(out / options.get("output", f"{number:02d}-{canonical}.bin"))]
+    for key, value in options.items():
+        if key == "output":
+            continue
+        if key == "name":
+            argv.append(value)
+        elif key == "use-name":
+            argv.append("--use-name")
+        elif key == "flags":
+            argv += ["--flags", ",".join(value)]
+        elif key in ("output-secret", "toc-policy"):
+            argv += [f"--{key}", str(out / value)]
+        else:
+            argv += [f"--{key}", str(value)]
+    return argv

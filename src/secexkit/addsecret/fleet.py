@@ -16,6 +16,7 @@ what the ``pvsecret create`` option of the same name means::
           - meta: {flags: [disable-dump]}
           - association: {name: db-key, output-secret: db-key.secret}
           - retrievable: {name: tls, secret: tls.pem, type: ec}
+          - meta: {policy: policies/web.rego, toc-policy: toc-policy}
 
 :func:`run_plan` reads the plan twice, streaming it (memory does not grow with the
 number of guests): the first pass checks every guest (structure, files, sizes, names,
@@ -25,6 +26,10 @@ one shared set of trust inputs (each CRL read or downloaded once); the second pa
 creates each guest's requests, in worker processes when ``jobs > 1``, and writes them
 into one folder per guest, atomically (a temporary folder renamed into place).  A guest
 whose documents fail is reported and skipped.  Results are yielded per guest.
+
+``policy`` embeds the policy reference of ``--policy`` (the path as written in the
+plan); ``toc-policy`` names a file of the guest folder listing the tag of every request
+naming it, in request order, written with the folder (ADR 0140).
 """
 
 from __future__ import annotations
@@ -76,7 +81,7 @@ _GUEST_KEYS: Final = frozenset({"name", "hdr", "host-key-document", "cuid", "cui
                                 "extension-secret", "cck", "requests"})
 #: options every request type takes, and those of each type
 _COMMON_REQUEST_KEYS: Final = frozenset({"output", "flags", "user-data", "user-sign-key",
-                                         "use-name"})
+                                         "use-name", "policy", "toc-policy"})
 _REQUEST_KEYS: Final = {
     "meta": frozenset(),
     "association": frozenset({"name", "input-secret", "output-secret"}),
@@ -125,6 +130,11 @@ class RequestPlan:
     output_secret: str | None = None
     secret: str | None = None
     type: str | None = None
+    #: the policy file to read (resolved) and its path as written in the plan (embedded)
+    policy: str | None = None
+    policy_as_written: str | None = None
+    #: the guest-folder file the request's tag line is appended to
+    toc_policy: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +160,8 @@ class GuestResult:
     ``status``: ``written`` (the folder was created), ``exists`` (left alone: no
     ``overwrite``), ``checked`` (dry run: it would be written) or ``failed`` (``error``
     says why; nothing of the guest was written).  ``files``: the file names in the folder.
+    ``policy_hashes``: request file name -> SHA-256 (hex) of its ``policy`` file (what
+    ``pvsecret create --policy`` prints; not in the summary entry of a failed guest).
     """
 
     index: int
@@ -159,12 +171,15 @@ class GuestResult:
     folder: str
     files: tuple[str, ...] = ()
     error: str | None = None
+    policy_hashes: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The summary entry of the guest."""
         entry: dict[str, Any] = {"name": self.name, "index": self.index, "line": self.line,
                                  "status": self.status, "folder": self.folder,
                                  "files": list(self.files)}
+        if self.policy_hashes and self.status != "failed":
+            entry["policy_hash"] = dict(self.policy_hashes)
         if self.error is not None:
             entry["error"] = self.error
         return entry
@@ -390,6 +405,8 @@ class _PlanReader:
                 raise node.error(f"'{required}' is missing")
         name = _plain_file_name(keys["name"], keys["name"].text())
         node.what = f"guest '{name}'"
+        for key, child in keys.items():  # named from here on, not numbered
+            child.what = f"guest '{name}': {key}"
         for a, b in (("cck", "extension-secret"), ("cuid", "cuid-hex")):
             if a in keys and b in keys:
                 raise keys[a].error(f"'{a}' cannot be used with '{b}'")
@@ -436,13 +453,19 @@ class _PlanReader:
                 raise options.error(f"'{required}' is missing")
         if "input-secret" in keys and "output-secret" in keys:
             raise keys["input-secret"].error("'input-secret' cannot be used with 'output-secret'")
-        flags = tuple(v for _, v in _each(keys.get("flags")))
+        if "policy" in keys and "user-data" in keys:
+            raise keys["policy"].error("'policy' cannot be used with 'user-data'")
+        if "policy" in keys and "user-sign-key" in keys:  # ADR 0140
+            raise keys["policy"].error("'policy' cannot be used with 'user-sign-key': signed "
+                                       "user data has no room for the policy reference")
+        flag_items = _each(keys.get("flags"))
+        flags = tuple(v for _, v in flag_items)
         from ..formats.request import ADD_SECRET_FLAGS
 
-        for flag in flags:
+        for flag_node, flag in flag_items:
             if flag not in ADD_SECRET_FLAGS:
-                raise keys["flags"].error(f"invalid flag '{flag}' "
-                                          f"[possible values: {', '.join(ADD_SECRET_FLAGS)}]")
+                raise flag_node.error(f"invalid flag '{flag}' "
+                                      f"[possible values: {', '.join(ADD_SECRET_FLAGS)}]")
         retr_type = keys["type"].text() if "type" in keys else None
         if retr_type is not None and retr_type not in _RETRIEVABLE_TYPES:
             raise keys["type"].error(f"invalid type '{retr_type}' "
@@ -452,6 +475,7 @@ class _PlanReader:
             return self._existing(keys[key], keys[key].text()) if key in keys else None
 
         output_secret = keys.get("output-secret")
+        toc_policy = keys.get("toc-policy")
         return RequestPlan(
             kind=kind, line=node.line,
             output=(_plain_file_name(keys["output"], keys["output"].text()) if "output" in keys
@@ -462,13 +486,23 @@ class _PlanReader:
             input_secret=path("input-secret"),
             output_secret=(_plain_file_name(output_secret, output_secret.text())
                            if output_secret is not None else None),
-            secret=path("secret"), type=retr_type)
+            secret=path("secret"), type=retr_type, policy=path("policy"),
+            policy_as_written=keys["policy"].text() if "policy" in keys else None,
+            toc_policy=(_plain_file_name(toc_policy, toc_policy.text())
+                        if toc_policy is not None else None))
 
 
 def _each(node: _Node | None) -> list[tuple[_Node, str]]:
+    """(node, value) of each string of a repeatable option: a list item's own node, so an
+    error names its line."""
+    import yaml
+
     if node is None:
         return []
-    return [(node, value) for value in node.texts()]
+    if isinstance(node.node, yaml.SequenceNode):
+        node.texts()  # not empty, strings only
+        return [(_Node(node.plan, item, node.what), str(item.value)) for item in node.node.value]
+    return [(node, node.text())]
 
 
 # ---------------------------------------------------------------------------- one guest
@@ -490,6 +524,20 @@ class _Prepared:
     def __init__(self) -> None:
         self.requests: list[tuple[str, Any, Any]] = []  # (output, AddSecretRequest, secret)
         self.extra: list[_File] = []  # NAME.yaml files and --output-secret files
+        #: toc-policy files: file name -> the outputs of the requests naming it, in order
+        self.toc: dict[str, list[str]] = {}
+        #: request output -> SHA-256 (hex) of its policy file
+        self.policy_hashes: dict[str, str] = {}
+
+    def toc_files(self, built: Sequence[_File]) -> list[_File]:
+        """The toc-policy files, given the built requests: per request naming the file,
+        its tag (last 16 bytes, hex) and a newline, in request order (``--toc-policy``)."""
+        if not self.toc:
+            return []
+        requests = {item.name: item.data for item in built}
+        return [_File(name, b"".join(requests[output][-16:].hex().encode("ascii") + b"\n"
+                                     for output in outputs))
+                for name, outputs in self.toc.items()]
 
 
 def _fail(plan: str, line: int, what: str, exc: SecexError) -> PlanError:
@@ -524,8 +572,9 @@ def _exact(path: str, size: int, what: str) -> bytes:
 def _prepare(plan: str, guest: GuestPlan, *, render: bool = True) -> _Prepared:
     """Read and check everything of ``guest`` but the host keys (as ``pvsecret create``);
     ``render``: also the NAME.yaml texts (not needed to check a plan)."""
+    from ..formats.request import UserDataType
     from .name_yaml import secret_yaml_path
-    from .request import NO_USER_DATA, AddSecretRequest, extension_secret_from_cck
+    from .request import NO_USER_DATA, AddSecretRequest, UserData, extension_secret_from_cck
 
     what = f"guest '{guest.name}'"
     try:
@@ -549,13 +598,16 @@ def _prepare(plan: str, guest: GuestPlan, *, render: bool = True) -> _Prepared:
         raise _fail(plan, guest.line, what, exc) from None
     prepared = _Prepared()
     names: dict[str, int] = {}
-    files: dict[str, int] = {}
+    files: dict[str, tuple[int, bool]] = {}  # file name -> (plan line, a toc-policy file?)
 
-    def claim(file_name: str, line: int, label: str) -> None:
+    def claim(file_name: str, line: int, label: str, toc: bool = False) -> None:
         if file_name in files:
+            first, first_toc = files[file_name]
+            if toc and first_toc:  # requests share a toc-policy file: their tags are listed
+                return
             raise PlanError(f"{plan}:{line}: {what}: {label} `{file_name}` collides with the "
-                            f"output of line {files[file_name]}")
-        files[file_name] = line
+                            f"output of line {first}")
+        files[file_name] = (line, toc)
 
     from ..formats.request import ADD_SECRET_FLAGS
 
@@ -566,8 +618,14 @@ def _prepare(plan: str, guest: GuestPlan, *, render: bool = True) -> _Prepared:
             flags = 0
             for flag in request.flags:
                 flags |= ADD_SECRET_FLAGS[flag]
-            user_data = (_user_data(request) if request.user_data or request.user_sign_key
-                         else NO_USER_DATA)
+            if request.policy is not None:
+                assert request.policy_as_written is not None
+                digest, reference = _policy(request.policy, request.policy_as_written)
+                user_data = UserData(UserDataType.UNSIGNED, reference)
+                prepared.policy_hashes[request.output] = digest.hex()
+            else:
+                user_data = (_user_data(request) if request.user_data or request.user_sign_key
+                             else NO_USER_DATA)
             built = AddSecretRequest(secret, tags, flags=flags, cuid=cuid,
                                      extension_secret=extension, user_data=user_data)
         except SecexError as exc:
@@ -589,8 +647,37 @@ def _prepare(plan: str, guest: GuestPlan, *, render: bool = True) -> _Prepared:
         if request.output_secret is not None:
             claim(request.output_secret, request.line, "the output secret")
             prepared.extra.append(_File(request.output_secret, secret.payload.reveal(), True))
+        if request.toc_policy is not None:
+            claim(request.toc_policy, request.line, "the table-of-contents policy", toc=True)
+            prepared.toc.setdefault(request.toc_policy, []).append(request.output)
         prepared.requests.append((request.output, built, secret))
     return prepared
+
+
+def _policy(path: str, as_written: str) -> tuple[bytes, bytes]:
+    """(SHA-256, policy-reference user data) as ``--policy`` makes them: the file at
+    ``path`` hashed, the path as written embedded (hashed once per file version)."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise InputError(f"Cannot read policy file at `{as_written}`: "
+                         f"{exc.strerror or exc}") from None
+    return _policy_reference(path, as_written,
+                             (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=64)
+def _policy_reference(path: str, as_written: str, version: tuple[int, ...]) -> tuple[bytes, bytes]:
+    from .user_data import policy_reference_from_stream
+
+    # a regular file of at most MAX_POLICY_FILE bytes, hashed in chunks
+    stream, _ = fileio.open_regular(path, "policy file", fileio.MAX_POLICY_FILE, capped=True)
+    try:
+        with stream:
+            return policy_reference_from_stream(stream, as_written)
+    except OSError as exc:
+        raise InputError(f"Cannot read policy file at `{as_written}`: "
+                         f"{exc.strerror or exc}") from None
 
 
 @functools.lru_cache(maxsize=1024)
@@ -796,13 +883,15 @@ def _build_guest(context: _Context, guest: GuestPlan) -> tuple[GuestResult, list
 
         check_host_key_count(len(host_keys))
         names = [output for output, _, _ in prepared.requests] + [f.name for f in prepared.extra]
-        result.files = tuple(names)
+        result.files = tuple(names + list(prepared.toc))
+        result.policy_hashes = prepared.policy_hashes
         if context.dry_run:
             result.status = "checked"
             return result, None
         files = [_File(output, request.build(host_keys, context.keys() if context.keys else None))
                  for output, request, _ in prepared.requests]
         files += prepared.extra
+        files += prepared.toc_files(files)
     except SecexError as exc:
         result.error = str(exc)
         result.files = ()

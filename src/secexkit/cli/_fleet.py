@@ -56,29 +56,55 @@ def _shard(text: str) -> tuple[int, int]:
     return shard
 
 
-class _Progress:
-    """``[done/total] written, failed`` on one terminal line (only on a terminal)."""
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
-    def __init__(self) -> None:
-        self.on = sys.stderr.isatty()
+
+class _Progress:
+    """``[####....] done/total guests, N failed`` on one line of standard error.
+
+    Shown only when standard error is a terminal, ``-q`` was not given, and the JSON
+    summary does not go to that terminal too (then its lines are the progress).  Other
+    messages clear the line first (:meth:`clear`); :meth:`end` finishes it with a newline.
+    """
+
+    def __init__(self, on: bool) -> None:
+        self.on = on
         self.total = 0
         self.done = 0
         self.failed = 0
+        self.shown = False
 
     def update(self, failed: bool) -> None:
         self.done += 1
         self.failed += failed
-        if self.on and (self.done == self.total or self.done % 10 == 0):
-            width = 30
-            filled = width * self.done // max(self.total, 1)
-            sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] "
-                             f"{self.done}/{self.total} guests, {self.failed} failed")
+        if self.on and (self.done == self.total or self.done % 10 == 0 or failed):
+            self.draw()
+
+    def draw(self) -> None:
+        width = 30
+        filled = width * min(self.done, self.total) // max(self.total, 1)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] "
+                         f"{self.done}/{self.total} guests, {self.failed} failed")
+        sys.stderr.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        """Erase the progress line (before another message is written)."""
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
             sys.stderr.flush()
+            self.shown = False
 
     def end(self) -> None:
-        if self.on and self.done:
+        """End the progress line (also when the run stops early)."""
+        if self.shown:
             sys.stderr.write("\n")
             sys.stderr.flush()
+            self.shown = False
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -97,7 +123,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         fileio.check_distinct([("--summary", args.summary)], [("PLAN", args.plan)])
         fileio.check_output(args.summary)
     summary = PlanSummary()
-    progress = _Progress()
+    progress = _Progress(_is_terminal(sys.stderr) and not getattr(args, "quiet", 0)
+                         and (args.summary is not None or not _is_terminal(sys.stdout)))
 
     def checked(done: PlanSummary) -> None:
         progress.total = done.guests
@@ -115,13 +142,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
         if isinstance(exc, SecexError):
             raise cli_error(exc) from None
         raise
-    with fileio.OutputTransaction() as outputs:
-        stream: IO[bytes] = (outputs.open(args.summary) if args.summary is not None
-                             else sys.stdout.buffer)
-        failed = _write_summary(stream, args, summary, first, results=results,
-                                progress=progress)
-        stream.flush()
-    progress.end()
+    try:
+        with fileio.OutputTransaction() as outputs:
+            stream: IO[bytes] = (outputs.open(args.summary) if args.summary is not None
+                                 else sys.stdout.buffer)
+            failed = _write_summary(stream, args, summary, first, results=results,
+                                    progress=progress)
+            stream.flush()
+    finally:  # the error message of an interrupted run starts on a line of its own
+        progress.end()
     log.warning("%d guests: %s", summary.guests,
                 ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
                 or "nothing to do")
@@ -144,6 +173,7 @@ def _write_summary(stream: IO[bytes], args: argparse.Namespace, summary: Any, fi
     while result is not None:
         failed += result.status == "failed"
         if result.status == "failed":
+            progress.clear()
             log.error("guest '%s' (plan line %d): %s", result.name, result.line, result.error)
         put(separator + json.dumps(result.to_json()))
         separator = ",\n  "
