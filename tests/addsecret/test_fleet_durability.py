@@ -121,3 +121,23 @@ def test_interrupted_while_staging_leaves_no_staging_folder(world: World, tmp_pa
     # batches of one guest here: the first guest was published, the second's staging is gone
     assert sorted(p.name for p in out.iterdir()) == ["g00"]
     assert len(list((out / "g00").iterdir())) == 3
+
+
+def test_a_changed_secret_file_is_read_again_and_nothing_stays_cached(
+        world: World, tmp_path: Path) -> None:
+    from secexkit.addsecret import fleet
+    from secexkit.addsecret.request import open_request
+
+    secret = tmp_path / "aes.key"
+    plan = world.write_plan([guest(world, "g", [
+        {"retrievable": {"name": "k", "secret": str(secret), "type": "aes", "output": "k.bin"}}])],
+        name="changing.yaml")
+    payloads = []
+    for number, fill in enumerate((b"\x11", b"\x22")):
+        secret.write_bytes(fill * 32)
+        out = tmp_path / f"out{number}"
+        assert [r.status for r in run_plan(plan, out, sync=False)] == ["written"]
+        assert fleet._retrievable.cache_info().currsize == 0  # no secret kept after the run
+        opened = open_request((out / "g" / "k.bin").read_bytes(), world.host_keys[0])
+        payloads.append(opened.payload.reveal())
+    assert payloads[0].startswith(b"\x11" * 32) and payloads[1].startswith(b"\x22" * 32)

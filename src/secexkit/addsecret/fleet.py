@@ -1040,7 +1040,14 @@ def check_plan(plan: str | os.PathLike[str], *, shard: tuple[int, int] = (1, 1),
 
     Raises :class:`PlanError` (naming the plan line) for the first problem found.
     """
-    path = os.fspath(plan)
+    try:
+        return _check_plan(os.fspath(plan), shard=shard, out_dir=out_dir)
+    finally:
+        _forget_inputs()
+
+
+def _check_plan(path: str, *, shard: tuple[int, int],
+                out_dir: str | os.PathLike[str] | None) -> tuple[TrustPlan, int, list[str]]:
     reader = _PlanReader(path)
     names: set[bytes] = set()  # 16-byte digests: a few MB for a million guests
     documents: dict[str, None] = {}
@@ -1077,8 +1084,9 @@ def run_plan(plan: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, j
     document fails only the guests that use it), then yields one :class:`GuestResult`
     per guest of the shard, in completion order.  ``jobs``: worker processes (1: in this
     process); ``shard``: ``(I, N)`` takes the guests whose 0-based plan index ``i``
-    has ``i % N == I - 1``; ``dry_run``: check and verify, write nothing; ``sync``: fsync
-    files and folders; ``fetcher``, ``now``, ``limits``: as for
+    has ``i % N == I - 1``; ``dry_run``: check and verify, write nothing; ``sync``: make the
+    output durable before a guest folder appears (one flush per batch, ADR 0150);
+    ``fetcher``, ``now``, ``limits``: as for
     :func:`secexkit.trust.check_host_key_documents`; ``keys``: a factory of
     :class:`~secexkit.addsecret.request.RequestKeys` (tests; only with ``jobs=1``);
     ``summary``: filled with counts; ``on_checked``: called once the plan is checked
@@ -1094,7 +1102,26 @@ def run_plan(plan: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, j
     path = os.fspath(plan)
     target = os.fspath(out_dir)
     summary = summary if summary is not None else PlanSummary()
-    trust, guests, documents = check_plan(path, shard=shard, out_dir=target)
+    _forget_inputs()  # files may have changed since an earlier run in this process
+    try:
+        yield from _run(path, target, summary, jobs=jobs, overwrite=overwrite, dry_run=dry_run,
+                        shard=shard, sync=sync, fetcher=fetcher, now=now, limits=limits,
+                        keys=keys, on_checked=on_checked)
+    finally:  # no secret read from a plan stays cached in this process after the run
+        _forget_inputs()
+
+
+def _forget_inputs() -> None:
+    """Empty the per-process caches of input files (SE headers, retrievable secrets, ...)."""
+    for cached in (_boot_tags, _policy_reference, _retrievable):
+        cached.cache_clear()
+
+
+def _run(path: str, target: str, summary: PlanSummary, *, jobs: int, overwrite: bool,
+         dry_run: bool, shard: tuple[int, int], sync: bool, fetcher: Any,
+         now: dt.datetime | None, limits: Any, keys: KeysFactory | None,
+         on_checked: Callable[[PlanSummary], None] | None) -> Iterator[GuestResult]:
+    trust, guests, documents = _check_plan(path, shard=shard, out_dir=target)
     summary.guests = guests
     verdicts = _verify_documents(documents, trust, fetcher=fetcher, now=now, limits=limits,
                                  summary=summary)
