@@ -1,5 +1,6 @@
-"""The tutorial (docs/tutorial.rst) runs: every command, in order, in one shell, prints what
-the page shows.
+"""The walkthrough pages (docs/tutorial.rst, docs/fleet.rst) run: every command, in order,
+in one shell, prints what the page shows; files the page shows (a code block with a
+``:caption:``) are saved where it says before the commands after them.
 
 Unlike the how-to pages, the tutorial's ``guest# `` lines really run: the page exports
 ``SECEXKIT_UV`` before them, so they use the software ultravisor. One ``bash`` process
@@ -23,15 +24,23 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.console import check_output, commands, write_script_wrappers
+from tests.support.console import (
+    Command,
+    FileBlock,
+    check_output,
+    commands,
+    steps,
+    write_script_wrappers,
+)
 from tests.support.http_server import PROXY_VARIABLES
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "tutorial.rst"
+FLEET_PAGE = ROOT / "docs" / "fleet.rst"
 TIMEOUT = 120
 #: what the page may run: our console scripts and a few shell basics (and NAME=VALUE)
 PROGRAMS = {"pvsecret", "pvverify", "pvimg", "pvattest", "secexkit-uv", "secexkit-testpki",
-            "export", "mkdir", "printf", "truncate", "cp", "echo", "head"}
+            "export", "mkdir", "printf", "truncate", "cp", "echo", "head", "ls", "cat"}
 _END = "@@secexkit-tutorial-end@@"
 
 
@@ -131,14 +140,41 @@ def test_the_shell_keeps_state_between_commands(tmp_path: Path) -> None:
         session.close()
 
 
-def test_tutorial_commands_run(shell: Shell, tmp_path: Path) -> None:
-    for command in commands(PAGE):
-        program = command.text.split()[0]
+def _run_page(page: Path, shell: Shell, work: Path) -> None:
+    for step in steps(page):
+        if isinstance(step, FileBlock):
+            target = (work / step.name).resolve()
+            assert target.is_relative_to(work.resolve()), step.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(step.text, encoding="utf-8")
+            continue
+        assert isinstance(step, Command)
+        program = step.text.split()[0]
         assert program in PROGRAMS or re.match(r"[A-Za-z_]\w*=", program), (
-            f"line {command.line}: unexpected program {program!r}")
-        status, output = shell.run(command.text)
-        where = f"tutorial.rst:{command.line}: {command.text}\n{output}"
+            f"line {step.line}: unexpected program {program!r}")
+        status, output = shell.run(step.text)
+        where = f"{page.name}:{step.line}: {step.text}\n{output}"
         assert status == 0, where
-        check_output(command, output)
+        check_output(step, output)
+
+
+def test_tutorial_commands_run(shell: Shell, tmp_path: Path) -> None:
+    _run_page(PAGE, shell, tmp_path / "work")
     image = (tmp_path / "work" / "se-image.model-only").read_bytes()
     assert b"NOT BOOTABLE on IBM Z" in image  # the placeholder loaders are labelled in it
+
+
+def test_fleet_page_commands_run(shell: Shell, tmp_path: Path) -> None:
+    _run_page(FLEET_PAGE, shell, tmp_path / "work")
+    out = tmp_path / "work" / "out"
+    assert sorted(p.name for p in out.iterdir()) == ["web-1", "web-2"]
+    assert not [p for p in (tmp_path / "work").rglob("*.fleet-part")]
+
+
+def test_fleet_page_shows_the_plan_it_runs() -> None:
+    found = steps(FLEET_PAGE)
+    files = [s for s in found if isinstance(s, FileBlock)]
+    assert [f.name for f in files][:1] == ["plan.yaml"]
+    runs = [s for s in found if isinstance(s, Command) and s.text.startswith("pvsecret plan")]
+    assert runs and all(files[0].line < r.line for r in runs)
+    assert not any("no-verify" in f.text for f in files)

@@ -3,6 +3,8 @@
 ``$ `` lines are workstation commands, ``guest# `` lines run in a Secure Execution guest,
 ``\\`` continues a command on the next line, and every other line is expected output
 (``...`` matches anything, a line of ``...`` alone matches nothing in particular).
+A code block of another language with a ``:caption: NAME`` option is a file the reader
+saves as NAME (:func:`steps` gives both, in page order).
 """
 
 from __future__ import annotations
@@ -76,6 +78,54 @@ def commands(page: Path) -> list[Command]:
                 found[-1].expected.append(line.strip())
             continued = line.rstrip().endswith("\\")
     return found
+
+
+@dataclass
+class FileBlock:
+    """A code block the page asks the reader to save: ``:caption:`` names the file."""
+
+    line: int
+    name: str
+    text: str
+
+
+def file_blocks(text: str) -> list[FileBlock]:
+    """Every ``.. code-block:: LANGUAGE`` (not console) with a ``:caption:`` option."""
+    lines = text.splitlines()
+    found = []
+    for i, line in enumerate(lines):
+        match = re.match(r"^(\s*)\.\. code-block:: (\S+)\s*$", line)
+        if not match or match.group(2) == "console":
+            continue
+        indent = len(match.group(1))
+        j = i + 1
+        name = None
+        while j < len(lines) and re.match(r"^\s+:\w+:", lines[j]):
+            option, _, value = lines[j].strip()[1:].partition(":")
+            if option == "caption":
+                name = value.strip()
+            j += 1
+        body: list[str] = []
+        while j < len(lines) and (not lines[j].strip() or
+                                  len(lines[j]) - len(lines[j].lstrip()) > indent):
+            body.append(lines[j])
+            j += 1
+        while body and not body[-1].strip():
+            body.pop()
+        while body and not body[0].strip():
+            body.pop(0)
+        if name is None:
+            continue
+        strip = min(len(b) - len(b.lstrip()) for b in body if b.strip())
+        found.append(FileBlock(i + 1, name, "\n".join(b[strip:] for b in body) + "\n"))
+    return found
+
+
+def steps(page: Path) -> list[Command | FileBlock]:
+    """The commands and the files to save of a page, in page order."""
+    everything: list[Command | FileBlock] = [*commands(page),
+                                             *file_blocks(page.read_text(encoding="utf-8"))]
+    return sorted(everything, key=lambda step: step.line)
 
 
 def _pattern(expected: str) -> re.Pattern[str]:

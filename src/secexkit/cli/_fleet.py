@@ -151,7 +151,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
             stream.flush()
     finally:  # the error message of an interrupted run starts on a line of its own
         progress.end()
-    log.warning("%d guests: %s", summary.guests,
+    log.warning("%d %s: %s", summary.guests, "guest" if summary.guests == 1 else "guests",
                 ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
                 or "nothing to do")
     return 1 if failed else 0
