@@ -141,3 +141,19 @@ def test_a_changed_secret_file_is_read_again_and_nothing_stays_cached(
         opened = open_request((out / "g" / "k.bin").read_bytes(), world.host_keys[0])
         payloads.append(opened.payload.reveal())
     assert payloads[0].startswith(b"\x11" * 32) and payloads[1].startswith(b"\x22" * 32)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_guests_written_are_the_guests_checked(world: World, tmp_path: Path, jobs: int) -> None:
+    plan = _plan(world, 4, f"changing-{jobs}.yaml")
+    other = world.write_plan([guest(world, "unchecked", [{"metta": {}}])],
+                             name=f"other-{jobs}.yaml")
+
+    def swap(summary: Any) -> None:  # the plan changes once it was checked
+        os.replace(other, plan)
+
+    out = tmp_path / "out"
+    results = list(run_plan(plan, out, jobs=jobs, sync=False, on_checked=swap))
+    assert sorted(r.name for r in results) == ["g00", "g01", "g02", "g03"]
+    assert [r.status for r in results] == ["written"] * 4
+    assert sorted(p.name for p in out.iterdir()) == ["g00", "g01", "g02", "g03"]

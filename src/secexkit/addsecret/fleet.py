@@ -44,7 +44,7 @@ import shutil
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 from .. import fileio
 from ..errors import InputError, SecexError
@@ -296,6 +296,11 @@ def _loader(stream: Any) -> Any:
             CParser.__init__(self, source)
             Composer.__init__(self)
             Resolver.__init__(self)
+
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+            # the plan reader looks at values and styles, never at tags: skip the
+            # implicit-tag regular expressions (a tenth of reading a plan)
+            return ""
 
     return Loader(stream)
 
@@ -922,8 +927,11 @@ def _run_batch(context: _Context, guests: Sequence[GuestPlan]) -> list[GuestResu
     return results
 
 
-def _batches(guests: Iterator[GuestPlan], size: int) -> Iterator[list[GuestPlan]]:
-    batch: list[GuestPlan] = []
+_T = TypeVar("_T")
+
+
+def _batches(guests: Iterator[_T], size: int) -> Iterator[list[_T]]:
+    batch: list[_T] = []
     for guest in guests:
         batch.append(guest)
         if len(batch) == size:
@@ -957,12 +965,12 @@ def _worker_init(context: _Context) -> None:
         os._exit(1)
 
 
-def _worker_run(guests: list[GuestPlan]) -> list[GuestResult]:
+def _worker_run(records: list[bytes]) -> list[GuestResult]:
     global _BUSY  # noqa: PLW0603 - read by the signal handler
     assert _WORKER is not None
     _BUSY = True
     try:
-        return _run_batch(_WORKER, guests)
+        return _run_batch(_WORKER, [_Spool.load(record) for record in records])
     except fileio.Interrupted as exc:
         os._exit(128 + exc.signum)
     finally:
@@ -1027,6 +1035,57 @@ def plan_schema() -> dict[str, Any]:
     return schema
 
 
+class _Spool:
+    """The checked guests of a run, pickled into an unnamed temporary file.
+
+    The first pass writes every guest it checked; the second pass (and the workers) read
+    these records instead of parsing the plan again, so the guests written are exactly the
+    guests checked even if the plan file changes during the run, and the parent process
+    does not parse YAML while the workers need the cores (ADR 0152).  The file lives
+    beside the output (disk, not a memory file system) when it can, is readable only by
+    this user, and vanishes with the process.
+    """
+
+    def __init__(self, near: str) -> None:
+        import tempfile
+
+        directory = os.path.abspath(near)
+        while not os.path.isdir(directory) and os.path.dirname(directory) != directory:
+            directory = os.path.dirname(directory)
+        try:
+            self.file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - closed by close()
+        except OSError:
+            self.file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+
+    def add(self, guest: GuestPlan) -> None:
+        """Append one guest."""
+        import pickle
+
+        data = pickle.dumps(guest, protocol=pickle.HIGHEST_PROTOCOL)
+        self.file.write(len(data).to_bytes(4, "big") + data)
+
+    def records(self) -> Iterator[bytes]:
+        """Every guest's record, in the order added."""
+        self.file.seek(0)
+        while True:
+            size = self.file.read(4)
+            if not size:
+                return
+            yield self.file.read(int.from_bytes(size, "big"))
+
+    @staticmethod
+    def load(record: bytes) -> GuestPlan:
+        """The guest of one record."""
+        import pickle
+
+        guest: GuestPlan = pickle.loads(record)  # noqa: S301 - our own records, see above
+        return guest
+
+    def close(self) -> None:
+        """Remove the file."""
+        self.file.close()
+
+
 # ---------------------------------------------------------------------------- the run
 
 def _own(index: int, shard: tuple[int, int]) -> bool:
@@ -1046,8 +1105,8 @@ def check_plan(plan: str | os.PathLike[str], *, shard: tuple[int, int] = (1, 1),
         _forget_inputs()
 
 
-def _check_plan(path: str, *, shard: tuple[int, int],
-                out_dir: str | os.PathLike[str] | None) -> tuple[TrustPlan, int, list[str]]:
+def _check_plan(path: str, *, shard: tuple[int, int], out_dir: str | os.PathLike[str] | None,
+                spool: _Spool | None = None) -> tuple[TrustPlan, int, list[str]]:
     reader = _PlanReader(path)
     names: set[bytes] = set()  # 16-byte digests: a few MB for a million guests
     documents: dict[str, None] = {}
@@ -1064,6 +1123,8 @@ def _check_plan(path: str, *, shard: tuple[int, int],
         count += 1
         _prepare(path, guest, render=False)
         documents.update(dict.fromkeys(guest.host_key_document))
+        if spool is not None:
+            spool.add(guest)
     if out_dir is not None:
         target = os.fspath(out_dir)
         if os.path.exists(target) and not os.path.isdir(target):
@@ -1121,28 +1182,34 @@ def _run(path: str, target: str, summary: PlanSummary, *, jobs: int, overwrite: 
          dry_run: bool, shard: tuple[int, int], sync: bool, fetcher: Any,
          now: dt.datetime | None, limits: Any, keys: KeysFactory | None,
          on_checked: Callable[[PlanSummary], None] | None) -> Iterator[GuestResult]:
-    trust, guests, documents = _check_plan(path, shard=shard, out_dir=target)
-    summary.guests = guests
-    verdicts = _verify_documents(documents, trust, fetcher=fetcher, now=now, limits=limits,
-                                 summary=summary)
-    if on_checked is not None:
-        on_checked(summary)
-    if not dry_run:
-        os.makedirs(target, exist_ok=True)
-    context = _Context(path, target, verdicts, overwrite=overwrite, dry_run=dry_run, sync=sync,
-                       keys=keys)
-    own = (g for g in _PlanReader(path).guests() if _own(g.index, shard))
-    # a batch shares one flush; small enough that every worker gets several
-    size = max(1, min(_BATCH, guests // (4 * jobs)))
-    batches = _batches(own, size)
-    results = (r for b in batches for r in _run_batch(context, b)) if jobs == 1 or guests <= 1 \
-        else _parallel(context, batches, jobs)
-    for result in results:
-        summary.add(result)
-        yield result
+    spool = _Spool(target)
+    try:
+        trust, guests, documents = _check_plan(path, shard=shard, out_dir=target, spool=spool)
+        summary.guests = guests
+        verdicts = _verify_documents(documents, trust, fetcher=fetcher, now=now, limits=limits,
+                                     summary=summary)
+        if on_checked is not None:
+            on_checked(summary)
+        if not dry_run:
+            os.makedirs(target, exist_ok=True)
+        context = _Context(path, target, verdicts, overwrite=overwrite, dry_run=dry_run,
+                           sync=sync, keys=keys)
+        # a batch shares one flush; small enough that every worker gets several
+        size = max(1, min(_BATCH, guests // (4 * jobs)))
+        batches = _batches(spool.records(), size)
+        if jobs == 1 or guests <= 1:
+            results: Iterator[GuestResult] = (
+                r for b in batches for r in _run_batch(context, [_Spool.load(x) for x in b]))
+        else:
+            results = _parallel(context, batches, jobs)
+        for result in results:
+            summary.add(result)
+            yield result
+    finally:
+        spool.close()
 
 
-def _parallel(context: _Context, batches: Iterator[list[GuestPlan]], jobs: int
+def _parallel(context: _Context, batches: Iterator[list[bytes]], jobs: int
               ) -> Iterator[GuestResult]:
     """Results of ``batches`` from ``jobs`` worker processes; at most 4 batches per worker queued."""
     import multiprocessing
