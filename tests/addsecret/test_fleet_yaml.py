@@ -72,7 +72,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, pki_set: pki.PkiSet, vectors
 
 
 def test_a_shared_request_list_means_the_same_requests(world: World) -> None:
-    requests = [{"meta": {"flags": ["disable-dump"]}}, {"association": {"name": "db"}}]
+    requests: list[dict[str, Any]] = [{"meta": {"flags": ["disable-dump"]}},
+                                      {"association": {"name": "db"}}]
     plain = world.write_plan([guest(world, "a", requests), guest(world, "b", requests)],
                              name="plain.yaml")
     trust = yaml.safe_dump(world.trust(), default_flow_style=True).strip()
