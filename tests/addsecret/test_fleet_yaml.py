@@ -117,3 +117,13 @@ def test_any_bytes_are_a_plan_or_a_plan_error(tmp_path_factory: pytest.TempPathF
         check_plan(plan)
     except PlanError as exc:
         assert str(exc).startswith(f"{plan}:") or str(exc).startswith(f"{plan}")
+
+
+@pytest.mark.parametrize("tail", ["---\nguests: [1, 2]\n", "--- [\n", "...\n---\n"])
+def test_a_second_document_is_refused(world: World, tail: str) -> None:
+    plan = world.write_plan([guest(world, "a", [{"meta": {}}])], name="two-documents.yaml")
+    lines = plan.read_text().count("\n")
+    plan.write_text(plan.read_text() + tail)
+    with pytest.raises(PlanError, match=rf"two-documents\.yaml:{lines + 1 + tail.startswith('...')}: "
+                                        "plan: a second YAML document"):
+        check_plan(plan)

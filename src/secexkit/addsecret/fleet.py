@@ -60,6 +60,7 @@ __all__ = [
     "PlanSummary",
     "RequestPlan",
     "TrustPlan",
+    "WorkerError",
     "check_plan",
     "plan_schema",
     "run_plan",
@@ -99,6 +100,11 @@ Status = Literal["written", "exists", "failed", "checked"]
 
 class PlanError(InputError):
     """The plan is wrong: the message names the plan file and line (nothing was written)."""
+
+
+class WorkerError(SecexError):
+    """A worker process ended without finishing its guests (killed by a signal or the
+    system); the guests already reported written are complete, the others were not made."""
 
 
 # ---------------------------------------------------------------------------- the plan
@@ -422,6 +428,11 @@ class _PlanReader:
         for required in ("version", "trust", "guests"):
             if required not in seen:
                 raise top.error(f"'{required}' is missing")
+        loader.get_event()  # the end of the plan's mapping
+        loader.get_event()  # the end of its document
+        if not loader.check_event(yaml.StreamEndEvent):
+            raise _Node(self.path, loader.peek_event(), "plan").error(
+                "a second YAML document: a plan is one document")
 
     def _version(self, node: _Node) -> None:
         value = node.node.value if not isinstance(node.node.value, list) else None
@@ -835,8 +846,22 @@ def _stage_folder(out_dir: str, name: str, files: Sequence[_File]) -> str:
     return tmp
 
 
-def _publish(out_dir: str, name: str, tmp: str, *, overwrite: bool) -> None:
-    """Rename the staged ``tmp`` to ``out_dir/NAME``; a replaced folder goes away after."""
+def _remove(path: str) -> None:
+    """Remove a leftover folder (or whatever replaced it); errors ignored."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+def _publish(out_dir: str, name: str, tmp: str, *, overwrite: bool) -> str | None:
+    """Rename the staged ``tmp`` to ``out_dir/NAME``.
+
+    With ``overwrite`` an existing ``NAME`` is first moved to ``.NAME.fleet-old``; its path
+    is returned, to be removed once the new folder is durable.  Whatever interrupts this
+    (an error, a signal) before the new folder is in place puts the old one back.
+    """
     final = os.path.join(out_dir, name)
     old = None
     try:
@@ -845,52 +870,65 @@ def _publish(out_dir: str, name: str, tmp: str, *, overwrite: bool) -> None:
                 raise InputError(f"Output `{final}` already exists")
             old = os.path.join(out_dir, f".{name}{_OLD_SUFFIX}")
             if os.path.lexists(old):
-                shutil.rmtree(old)
+                _remove(old)
             os.rename(final, old)
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if old is not None:
-                with contextlib.suppress(OSError):
-                    os.rename(old, final)
-                old = None
-            raise
-    except OSError as exc:
-        raise InputError(f"Cannot write `{final}`: {exc.strerror or exc}") from None
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        os.rename(tmp, final)
+    except BaseException as exc:
+        if old is not None and os.path.lexists(old) and not os.path.lexists(final):
+            with contextlib.suppress(OSError):  # the guest keeps its old folder
+                os.rename(old, final)
+        if isinstance(exc, OSError):
+            raise InputError(f"Cannot write `{final}`: {exc.strerror or exc}") from None
+        raise
+    return old
 
 
-def _publish_batch(out_dir: str, staged: list[tuple[GuestResult, str]], *, overwrite: bool,
-                   sync: bool) -> None:
+def _publish_batch(out_dir: str, staged: list[tuple[GuestResult, str]], flush: Any, *,
+                   overwrite: bool) -> None:
     """Make the staged folders durable with one flush, then rename each into place.
 
-    Group commit (ADR 0150): one ``syncfs`` for the whole batch, then the renames, then
-    one fsync of ``out_dir``; a guest is reported written only after all of it.  A guest
-    whose rename fails is reported failed; the others of the batch still land.
+    Group commit (ADR 0150): one flush for the whole batch (``flush``: a
+    :class:`~secexkit.fileio.FolderFlush` opened before the batch was written, or None
+    for no durability), then the renames, then one fsync of ``out_dir``; a guest is
+    reported written only after all of it, and replaced folders are removed only then.
+    A guest whose rename fails is reported failed; the others of the batch still land.
     """
     if not staged:
         return
-    if sync:
+    if flush is not None:
         try:
-            fileio.flush_folders(out_dir, [tmp for _, tmp in staged])
+            flush.flush([tmp for _, tmp in staged])
         except OSError as exc:
             for result, _ in staged:
                 result.error = f"Cannot write `{result.folder}`: {exc.strerror or exc}"
                 result.files = ()
             return
-    published = False
-    for result, tmp in staged:
-        try:
-            _publish(out_dir, result.name, tmp, overwrite=overwrite)
+    replaced: list[str] = []
+    published: list[GuestResult] = []
+    try:
+        for result, tmp in staged:
+            try:
+                old = _publish(out_dir, result.name, tmp, overwrite=overwrite)
+            except InputError as exc:
+                result.error = str(exc)
+                result.files = ()
+                continue
+            published.append(result)
+            if old is not None:
+                replaced.append(old)
+        if flush is not None and published:
+            try:
+                fileio._fsync_directory(out_dir, strict=True)
+            except OSError as exc:  # in place, but not known to be on disk
+                for result in published:
+                    result.error = f"Cannot write `{result.folder}`: {exc.strerror or exc}"
+                    result.files = ()
+                return
+        for result in published:
             result.status = "written"
-            published = True
-        except InputError as exc:
-            result.error = str(exc)
-            result.files = ()
-    if sync and published:
-        fileio._fsync_directory(out_dir)
+    finally:
+        for old in replaced:
+            _remove(old)
 
 
 # ---------------------------------------------------------------------------- workers
@@ -958,11 +996,30 @@ def _build_guest(context: _Context, guest: GuestPlan) -> tuple[GuestResult, list
     return result, files
 
 
+class _Unflushable:
+    """The flush of a batch whose output folder could not be opened: it fails."""
+
+    def __init__(self, error: OSError) -> None:
+        self.error = error
+
+    def flush(self, folders: object) -> None:
+        raise self.error
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
 def _run_batch(context: _Context, guests: Sequence[GuestPlan]) -> list[GuestResult]:
     """Build and stage every guest of ``guests``, then publish them with one flush."""
     results: list[GuestResult] = []
     staged: list[tuple[GuestResult, str]] = []
+    flush: fileio.FolderFlush | _Unflushable | None = None
     try:
+        if context.sync and not context.dry_run:  # before anything of the batch is written
+            try:
+                flush = fileio.FolderFlush(context.out_dir)
+            except OSError as exc:  # every guest of the batch fails with this
+                flush = _Unflushable(exc)
         for guest in guests:
             result, files = _build_guest(context, guest)
             results.append(result)
@@ -973,11 +1030,13 @@ def _run_batch(context: _Context, guests: Sequence[GuestPlan]) -> list[GuestResu
             except InputError as exc:
                 result.error = str(exc)
                 result.files = ()
-        _publish_batch(context.out_dir, staged, overwrite=context.overwrite, sync=context.sync)
+        _publish_batch(context.out_dir, staged, flush, overwrite=context.overwrite)
     finally:  # interrupted: no staged folder stays behind
         for _, tmp in staged:
             if os.path.lexists(tmp):
                 shutil.rmtree(tmp, ignore_errors=True)
+        if flush is not None:
+            flush.close()
     return results
 
 
@@ -1010,6 +1069,8 @@ def _worker_init(context: _Context) -> None:
         raise fileio.Interrupted(signum)  # the staging folder is removed on the way out
 
     signal.signal(signal.SIGTERM, terminate)
+    if hasattr(signal, "SIGHUP"):  # not the parent's handler, inherited through fork
+        signal.signal(signal.SIGHUP, terminate)
     with contextlib.suppress(Exception):  # Linux: end with the parent, even on SIGKILL
         import ctypes
 
@@ -1022,8 +1083,8 @@ def _worker_init(context: _Context) -> None:
 def _worker_run(records: list[bytes]) -> list[GuestResult]:
     global _BUSY  # noqa: PLW0603 - read by the signal handler
     assert _WORKER is not None
-    _BUSY = True
     try:
+        _BUSY = True
         return _run_batch(_WORKER, [_Spool.load(record) for record in records])
     except fileio.Interrupted as exc:
         os._exit(128 + exc.signum)
@@ -1206,6 +1267,10 @@ def run_plan(plan: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, j
     :class:`~secexkit.addsecret.request.RequestKeys` (tests; only with ``jobs=1``);
     ``summary``: filled with counts; ``on_checked``: called once the plan is checked
     and the documents verified (before the first guest).
+
+    With ``jobs > 1`` iterate from one thread: the worker processes end with the thread
+    that started them (Linux parent-death signal).  A worker that dies raises
+    :class:`WorkerError`.
     """
     number, count = shard
     if not 1 <= number <= count:
@@ -1245,7 +1310,11 @@ def _run(path: str, target: str, summary: PlanSummary, *, jobs: int, overwrite: 
         if on_checked is not None:
             on_checked(summary)
         if not dry_run:
-            os.makedirs(target, exist_ok=True)
+            try:
+                os.makedirs(target, exist_ok=True)
+            except OSError as exc:
+                raise InputError(f"Cannot create the output folder `{target}`: "
+                                 f"{exc.strerror or exc}") from None
         context = _Context(path, target, verdicts, overwrite=overwrite, dry_run=dry_run,
                            sync=sync, keys=keys)
         # a batch shares one flush; small enough that every worker gets several
@@ -1268,6 +1337,7 @@ def _parallel(context: _Context, batches: Iterator[list[bytes]], jobs: int
     """Results of ``batches`` from ``jobs`` worker processes; at most 4 batches per worker queued."""
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
     pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(method),
@@ -1286,7 +1356,13 @@ def _parallel(context: _Context, batches: Iterator[list[bytes]], jobs: int
                 break
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                yield from future.result()
+                try:
+                    results = future.result()
+                except BrokenProcessPool:
+                    raise WorkerError("A worker process ended unexpectedly (killed?); the guests "
+                                      "reported so far are complete, run the plan again for "
+                                      "the others") from None
+                yield from results
     finally:  # interrupted: queued guests are dropped, running ones finish (complete folders)
         for future in pending:
             future.cancel()
