@@ -26,7 +26,6 @@ documents come from IBM, and a real machine never reveals its host private key.
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
 from pathlib import Path
 
@@ -36,6 +35,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from cryptography import x509  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 
+from secexkit.fileio import OutputTransaction  # noqa: E402
 from secexkit.formats.se_header import PCF_ALLOW_DUMPING  # noqa: E402
 from secexkit.hostkeys import HostKey  # noqa: E402
 from secexkit.image.header import (  # noqa: E402
@@ -57,6 +57,11 @@ def _pem(obj: x509.Certificate | x509.CertificateRevocationList) -> bytes:
     return obj.public_bytes(serialization.Encoding.PEM)
 
 
+#: the first line of the key file: PEM readers skip text before "-----BEGIN"
+KEY_LABEL = (b"DEMO HOST KEY - TEST MATERIAL, PUBLIC ON PURPOSE (docs/adr/0130): "
+             b"never use it for a real machine.\n")
+
+
 def main() -> None:
     out = ROOT / "demo"
     pki = generate_pki(1, days=DAYS)
@@ -69,7 +74,7 @@ def main() -> None:
         "ibm-z-signing.crt": _pem(pki.signing),
         "ibm-z-signing.crl": _pem(pki.host_crl),
         "host-z16.crt": _pem(host),
-        "host-z16.key": host_key.private_bytes(
+        "host-z16.key": KEY_LABEL + host_key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption()),
     }
@@ -83,11 +88,9 @@ def main() -> None:
                                  digest(b"demo tweaks").digest(), 1),
         pcf=PCF,
     )
-    for name, data in files.items():
-        path = out / name
-        path.write_bytes(data)
-        if name.endswith(".key"):
-            os.chmod(path, 0o600)
+    with OutputTransaction() as outputs:  # all or nothing; the key 0600 from the start
+        for name, data in files.items():
+            outputs.add(out / name, data, secret=name.endswith(".key"))
     print(f"wrote the demo PKI (valid for {DAYS} days), its host private key and an SE header "
           f"to {out}")
 

@@ -43,3 +43,6 @@ def test_demo_key_is_labelled_as_test_material() -> None:
     assert "host-z16.key" in readme and "public on purpose" in readme
     assert "PUBLIC ON PURPOSE" in (DEMO / "regenerate.py").read_text(encoding="utf-8")
     assert stat.S_ISREG((DEMO / "host-z16.key").stat().st_mode)
+    # the key file says what it is on its first line (PEM readers skip it)
+    assert (DEMO / "host-z16.key").read_bytes().split(b"\n", 1)[0].startswith(
+        b"DEMO HOST KEY - TEST MATERIAL, PUBLIC ON PURPOSE")

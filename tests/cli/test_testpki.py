@@ -60,3 +60,24 @@ def test_crl_url_base_names_distribution_points(tmp_path: Path,
 def test_bad_arguments_are_usage_errors(tmp_path: Path, args: list[str]) -> None:
     assert testpki.main([str(tmp_path / "pki"), *args]) == 2
     assert not (tmp_path / "pki").exists()
+
+
+def test_an_existing_pki_is_not_mixed_with_a_new_one(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    _run(tmp_path, "--hosts", "3", capsys=capsys)
+    assert testpki.main([str(tmp_path / "pki"), "--hosts", "1"]) == 1
+    assert "is not empty" in capsys.readouterr().err
+    (tmp_path / "pki" / "notes.txt").write_text("mine")
+    args = _run(tmp_path, "--hosts", "1", "--force", capsys=capsys)
+    names = sorted(p.name for p in (tmp_path / "pki").iterdir())
+    assert [n for n in names if n.startswith("host-")] == ["host-1.crt", "host-1.key"]
+    assert "notes.txt" in names
+    assert pvverify.main(args) == 0
+
+
+@pytest.mark.parametrize("days", ["0", "36526", "99999999", "x"])
+def test_days_out_of_range_is_a_usage_error(tmp_path: Path, days: str,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert testpki.main([str(tmp_path / "pki"), "--days", days]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: argument --days") and "Traceback" not in err

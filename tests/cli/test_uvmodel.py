@@ -232,10 +232,16 @@ def test_machine_command_errors(tmp_path: Path, capsysbinary: Capture,
     assert code == 1 and "already holds a software ultravisor state" in err
     (tmp_path / "h").write_bytes(make_image(host_key()).header)
     code, _, err = uv(capsysbinary, "-d", tmp_path / "m", "boot", tmp_path / "h")
-    assert (code, err) == (1, "error: The SE header has no key slot for this machine's host key\n")
+    assert (code, err) == (1, "error: The SE header has no key slot for this machine's host key "
+                              f"(`{tmp_path / 'h'}`)\n")
     (tmp_path / "junk").write_bytes(b"\0" * 100)
     code, _, err = uv(capsysbinary, "-d", tmp_path / "m", "boot", tmp_path / "junk")
-    assert code == 1 and err.startswith("error: Cannot boot:")
+    assert code == 1 and err.startswith("error: Cannot boot:") and f"`{tmp_path / 'junk'}`" in err
+    code, _, err = uv(capsysbinary, "-d", tmp_path / "m", "boot", tmp_path / "h", "--cuid", "0x12")
+    assert code == 1 and err.startswith("error: --cuid: CUID hexstring must be 32chars")
+    code, _, err = uv(capsysbinary, "-d", tmp_path / "m2", "init", "-k", tmp_path / "k.pem",
+                      "--max-assoc-secrets", "-5")
+    assert code == 2 and err.startswith("error: --max-assoc-secrets must be 0..65535")
     code, _, err = uv(capsysbinary, "-d", tmp_path / "m", "dump")
     assert code == 1 and "no running guest" in err
     (tmp_path / "h2").write_bytes(make_image(key).header)

@@ -81,12 +81,24 @@ def test_a_fresh_machine_per_test(secexkit_machine):
 
 def test_the_variable_was_restored():
     assert "SECEXKIT_UV" not in os.environ
+
+
+def test_two_machines(secexkit_pki, secexkit_machine, tmp_path):
+    from secexkit.testing import SimulatedMachine
+
+    other = SimulatedMachine.create(tmp_path / "other", [secexkit_pki.host_keys[1]])
+    with other.activate():
+        secexkit_machine.activate()  # inside another machine's activation, left active
+
+
+def test_the_variable_was_restored_after_two_machines():
+    assert "SECEXKIT_UV" not in os.environ
 '''
 
 
-def _run_user_tests(folder: Path, source: str) -> str:
-    """Run ``source`` as a user's test file with the plugin and our console scripts on PATH;
-    pytest's summary line."""
+def _run_user_tests(folder: Path, source: str, *, name_the_plugin: bool = True) -> str:
+    """Run ``source`` as a user's test file with the plugin (named with ``-p``, or found
+    through its entry point) and our console scripts on PATH; pytest's summary line."""
     (folder / "test_user.py").write_text(source)
     env = {k: v for k, v in os.environ.items() if k != "SECEXKIT_UV"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"),
@@ -95,14 +107,41 @@ def _run_user_tests(folder: Path, source: str) -> str:
                                    env.get("PATH", "/usr/bin:/bin")])
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "-p", "secexkit.testing.pytest_plugin", str(folder / "test_user.py")],
+         *(["-p", "secexkit.testing.pytest_plugin"] if name_the_plugin else []),
+         str(folder / "test_user.py")],
         cwd=folder, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout.strip().splitlines()[-1]
 
 
 def test_machine_fixture_in_a_users_tests(tmp_path: Path) -> None:
-    assert _run_user_tests(tmp_path, USER_TEST).startswith("4 passed")
+    assert _run_user_tests(tmp_path, USER_TEST).startswith("6 passed")
+
+
+def test_the_installed_plugin_needs_no_option(tmp_path: Path) -> None:
+    from importlib.metadata import entry_points
+
+    if not [e for e in entry_points(group="pytest11")
+            if e.value == "secexkit.testing.pytest_plugin"]:
+        pytest.skip("secexkit is not installed here (no pytest11 entry point)")
+    source = ("def test_fixtures(secexkit_pki, secexkit_machine):\n"
+              "    assert secexkit_machine.host_key_document == secexkit_pki.hosts[0]\n")
+    assert _run_user_tests(tmp_path, source, name_the_plugin=False).startswith("1 passed")
+
+
+def test_boot_errors_name_the_input(tmp_path: Path) -> None:
+    from secexkit.errors import InputError
+
+    machine = SimulatedMachine.create(tmp_path / "m", [generate_pki(1, days=2).host_keys[0]])
+    with pytest.raises(InputError, match=r"no-such\.img"):
+        machine.boot(tmp_path / "no-such.img")
+    (tmp_path / "junk.img").write_bytes(bytes(100))
+    with pytest.raises(InputError, match=r"junk\.img"):
+        machine.boot(tmp_path / "junk.img")
+    with pytest.raises(InputError, match="16 bytes"):
+        machine.boot(tmp_path / "junk.img", cuid="0x12")
+    with pytest.raises(InputError, match="not hex"):
+        machine.boot(tmp_path / "junk.img", cuid="zz" * 16)
 
 
 def test_the_library_guides_example_runs(tmp_path: Path) -> None:

@@ -5,9 +5,11 @@ with full host-key verification instead of ``--no-verify``."""
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..errors import InputError, UsageError
 from ..testing.pki import generate_pki
@@ -24,6 +26,17 @@ def _positive(value: str) -> int:
     return number
 
 
+#: the longest validity --days accepts (certificate dates end in the year 9999)
+MAX_DAYS = 36525
+
+
+def _days(value: str) -> int:
+    number = _positive(value)
+    if number > MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_DAYS} days: {value!r}")
+    return number
+
+
 def build_parser() -> ArgumentParser:
     """The secexkit-testpki command line."""
     parser = ArgumentParser(
@@ -37,8 +50,12 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("outdir", metavar="OUTDIR", help="Output folder (created if missing).")
     parser.add_argument("--hosts", type=_positive, default=1, metavar="N",
                         help="Number of host-key documents (default: 1).")
-    parser.add_argument("--days", type=_positive, default=365, metavar="D",
-                        help="Validity of certificates and CRLs in days (default: 365).")
+    parser.add_argument("--days", type=_days, default=365, metavar="D",
+                        help="Validity of certificates and CRLs in days (default: 365; at most "
+                             f"{MAX_DAYS}, a hundred years).")
+    parser.add_argument("--force", action="store_true",
+                        help="Write into a folder that is not empty (the PKI's files are "
+                             "replaced, host-key documents beyond N removed, other files kept).")
     parser.add_argument("--crl-url-base", metavar="URL",
                         help="Name URL/<crl file> as CRL distribution point in the "
                              "certificates (e.g. http://127.0.0.1:8000).")
@@ -49,12 +66,21 @@ def _main(args: argparse.Namespace) -> int:
     if args.crl_url_base is not None and not args.crl_url_base.startswith(
             ("http://", "https://")):
         raise UsageError(f"--crl-url-base: not an http(s) URL: {args.crl_url_base!r}")
+    out = Path(args.outdir)
+    if out.is_dir() and any(out.iterdir()) and not args.force:
+        raise InputError(f"`{args.outdir}` is not empty: a test PKI goes into a new or empty "
+                         "folder (or use --force to replace the PKI files in it)")
     pki = generate_pki(args.hosts, days=args.days, crl_url_base=args.crl_url_base)
     try:
         files = pki.write(args.outdir)
     except OSError as exc:
         raise InputError(f"Cannot write the test PKI to {args.outdir!r}: "
                          f"{exc.strerror or exc}") from None
+    stale = re.compile(r"host-(\d+)\.(crt|key)")
+    for path in out.iterdir():  # documents of an earlier, larger PKI do not match this one
+        match = stale.fullmatch(path.name)
+        if match and int(match.group(1)) > args.hosts and path.is_file():
+            path.unlink()
     write_stdout(shlex.join(["pvverify", *files.pvverify_args()]) + "\n")
     return 0
 

@@ -5,7 +5,8 @@ creates a simulated machine in DIR (default: ``$SECEXKIT_UV``); ``boot IMAGE``
 starts a guest from an SE image or header and prints its CUID; ``dump`` exits 0
 ("dump allowed") or 1 with the reason; ``state`` prints the state as JSON;
 ``reboot`` restarts a guest.  Guest commands (``pvsecret add/list/lock/retrieve``,
-``pvimg test --key-hashes``) use the machine when ``SECEXKIT_UV=DIR`` is set.
+``pvattest perform``, ``pvimg test --key-hashes``) use the machine when ``SECEXKIT_UV=DIR``
+is set.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from .. import __version__, fileio
-from ..errors import InputError, UltravisorError, UsageError
+from ..errors import CryptoError, FormatError, InputError, UltravisorError, UsageError
 from ._common import ArgumentParser, add_verbosity, read_file, run, write_stdout
 
 log = logging.getLogger("secexkit.cli")
@@ -36,7 +38,8 @@ def build_parser() -> ArgumentParser:
         description="A software model of the IBM Z Ultravisor for testing Secure Execution "
                     "pipelines without IBM Z: create a machine from host private keys, boot "
                     "guests, and ask whether the host may dump them. Guest commands "
-                    "(pvsecret add/list/lock/retrieve, pvimg test --key-hashes) use it when "
+                    "(pvsecret add/list/lock/retrieve, pvattest perform, pvimg test "
+                    "--key-hashes) use it when "
                     "SECEXKIT_UV names its folder.",
     )
     add_verbosity(parser)
@@ -96,7 +99,12 @@ def _host_key(path: str, what: str) -> ec.EllipticCurvePrivateKey:
 def _cuid(text: str | None) -> bytes | None:
     from ..addsecret.cuid import parse_cuid_hex
 
-    return None if text is None else parse_cuid_hex(text)
+    if text is None:
+        return None
+    try:
+        return parse_cuid_hex(text)
+    except InputError as exc:
+        raise InputError(f"--cuid: {exc}", *exc.details) from None
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -112,8 +120,10 @@ def cmd_init(args: argparse.Namespace) -> int:
         profile = Profile.named(args.profile, protected_keys=args.protected_keys,
                                 max_assoc_secrets=args.max_assoc_secrets,
                                 max_retr_secrets=args.max_retr_secrets)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    except ValueError as exc:  # "max_assoc_secrets must be ..." -> "--max-assoc-secrets must be ..."
+        message = re.sub(r"\b(max_\w+|protected_keys)\b",
+                         lambda m: "--" + m.group(1).replace("_", "-"), str(exc))
+        raise UsageError(message) from None
     machine = create_state(folder, keys, profile)
     labels = ("host key", "backup host key")
     lines = [f"Created a software ultravisor ({profile.name}) in '{folder}'"]
@@ -131,7 +141,10 @@ def cmd_boot(args: argparse.Namespace) -> int:
     cuid = _cuid(args.cuid)
     stream, _ = fileio.open_regular(args.image, "SE image")
     with stream, open_state(folder) as state:
-        guest = state.machine.boot(stream, name=args.name, cuid=cuid)
+        try:
+            guest = state.machine.boot(stream, name=args.name, cuid=cuid)
+        except (FormatError, CryptoError) as exc:
+            raise type(exc)(f"{exc} (`{args.image}`)", *exc.details) from None
         state.current_guest = guest.name
         state.save()
     write_stdout(f"Booted guest '{guest.name}' from '{args.image}'\n"

@@ -25,8 +25,8 @@ from typing import Any, Final
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ..errors import InputError
-from ..fileio import MAX_SMALL_FILE, read_input
+from ..errors import CryptoError, FormatError, InputError
+from ..fileio import MAX_SMALL_FILE, open_regular, read_input
 from ..image.bootloader import STAGE3A_MIN_SIZE, STAGE3A_NAME, STAGE3B_NAME
 from ..uv.device import SIMULATOR_VARIABLE
 from ..uv.softuv import DumpStatus, Profile
@@ -56,13 +56,16 @@ def _private_key(key: ec.EllipticCurvePrivateKey | StrPath) -> ec.EllipticCurveP
 
 
 def _cuid(cuid: bytes | str | None) -> bytes | None:
-    if cuid is None or isinstance(cuid, bytes):
-        return cuid
-    digits = cuid.removeprefix("0x")
-    try:
-        return bytes.fromhex(digits)
-    except ValueError:
-        raise ValueError(f"CUID {cuid!r} is not hex") from None
+    if cuid is None:
+        return None
+    if isinstance(cuid, str):
+        try:
+            cuid = bytes.fromhex(cuid.removeprefix("0x"))
+        except ValueError:
+            raise InputError(f"CUID {cuid!r} is not hex") from None
+    if len(cuid) != 16:
+        raise InputError(f"a CUID is 16 bytes (32 hex digits), not {len(cuid)}")
+    return cuid
 
 
 def write_placeholder_boot_loaders(folder: StrPath) -> Path:
@@ -123,8 +126,13 @@ class SimulatedMachine:
             if isinstance(image_or_header, bytes):
                 guest = state.machine.boot(image_or_header, name=name, cuid=wanted)
             else:
-                with open(image_or_header, "rb") as stream:
-                    guest = state.machine.boot(stream, name=name, cuid=wanted)
+                path = os.fspath(image_or_header)
+                stream, _ = open_regular(path, "SE image")
+                with stream:
+                    try:
+                        guest = state.machine.boot(stream, name=name, cuid=wanted)
+                    except (FormatError, CryptoError) as exc:
+                        raise type(exc)(f"{exc} (`{path}`)", *exc.details) from None
             state.current_guest = guest.name
             state.save()
             return guest.cuid

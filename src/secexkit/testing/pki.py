@@ -99,7 +99,8 @@ def _pem(obj: x509.Certificate | x509.CertificateRevocationList) -> bytes:
 
 @dataclass(frozen=True)
 class PkiFiles:
-    """Where :meth:`TestPki.write` put each object (absolute paths)."""
+    """Where :meth:`TestPki.write` put each object (inside the folder it was given: relative
+    paths for a relative folder)."""
 
     root_ca: Path
     intermediate: Path

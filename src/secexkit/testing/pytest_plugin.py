@@ -25,13 +25,16 @@ Example::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from .machine import SimulatedMachine
-from .pki import PkiFiles, generate_pki
+if TYPE_CHECKING:  # imported by the fixtures: a session that uses none pays nothing
+    from .machine import SimulatedMachine
+    from .pki import PkiFiles
 
 #: Host-key documents in the :func:`secexkit_pki` fixture.
 PKI_HOSTS = 2
@@ -41,6 +44,8 @@ PKI_HOSTS = 2
 def secexkit_pki(tmp_path_factory: pytest.TempPathFactory) -> PkiFiles:
     """A test PKI written once per session: root CA, intermediate CA, signing key, CRLs
     and two host-key documents with their private keys (see :class:`PkiFiles`)."""
+    from .pki import generate_pki
+
     return generate_pki(PKI_HOSTS).write(tmp_path_factory.mktemp("secexkit-pki"))
 
 
@@ -49,10 +54,18 @@ def secexkit_machine(secexkit_pki: PkiFiles, tmp_path: Path) -> Iterator[Simulat
     """A fresh simulated machine per test (:class:`~secexkit.testing.machine.SimulatedMachine`)
     whose host key is the private key of ``secexkit_pki.hosts[0]`` (its
     ``host_key_document``); its state folder is ``tmp_path / "secexkit-machine"``.
-    ``SECEXKIT_UV`` is restored at the end if the test called ``activate()``."""
+    ``SECEXKIT_UV`` is as before the test at its end, whatever the test activated."""
+    from ..uv.device import SIMULATOR_VARIABLE
+    from .machine import SimulatedMachine
+
+    before = os.environ.get(SIMULATOR_VARIABLE)
     machine = SimulatedMachine.create(tmp_path / "secexkit-machine", [secexkit_pki.host_keys[0]],
                                       host_key_document=secexkit_pki.hosts[0])
     try:
         yield machine
     finally:
         machine.deactivate()
+        if before is None:
+            os.environ.pop(SIMULATOR_VARIABLE, None)
+        else:
+            os.environ[SIMULATOR_VARIABLE] = before
