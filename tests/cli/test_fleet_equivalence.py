@@ -8,34 +8,19 @@ from typing import Any
 
 import pytest
 
-from secexkit.addsecret import secrets as guest_secret
 from secexkit.addsecret.request import open_request
 from secexkit.addsecret.user_data import verify_request_user_data
-from secexkit.crypto.keyslots import EnvelopeKeys
 from secexkit.formats.request import USER_DATA_OFFSET
-from secexkit.secret import SecretBytes
 from tests.support import pki
-from tests.support.fleet import World, build_world, every_request, guest
+from tests.support.fleet import World, build_world, every_request, fix_randomness, guest
 from tests.support.pvsecret import cli
-
-FIXED_ASSOCIATION = b"\x5a" * 32
 
 
 @pytest.fixture
 def fixed_randomness(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every request gets the same IV, customer key and protection key; every random
-    association secret the same bytes."""
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    customer = ec.derive_private_key(12345, ec.SECP521R1())
-    keys = EnvelopeKeys(b"\x11" * 12, customer, SecretBytes(b"\x22" * 32))
-    monkeypatch.setattr(EnvelopeKeys, "generate", classmethod(lambda cls, pk=None: keys))
-    original = guest_secret.association_secret
-
-    def association(name: str, secret: Any = None, *, use_name: bool = False) -> Any:
-        return original(name, FIXED_ASSOCIATION if secret is None else secret, use_name=use_name)
-
-    monkeypatch.setattr(guest_secret, "association_secret", association)
+    """Every request gets the same IV, customer key and protection key (see
+    :func:`tests.support.fleet.fix_randomness`)."""
+    fix_randomness(monkeypatch)
 
 
 @pytest.fixture(scope="module")
