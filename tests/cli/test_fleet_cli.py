@@ -131,3 +131,35 @@ def test_killed_run_leaves_only_complete_guest_folders(world: World, tmp_path: P
         for request in folder.glob("*.bin"):
             assert request.stat().st_size in (1512, 1576), request
     assert not (tmp_path / "summary.json").exists()  # the summary is all or nothing too
+
+
+@pytest.mark.usefixtures("not_a_guest")
+def test_a_dead_worker_still_gives_the_summary_of_what_was_written(
+        world: World, tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from secexkit.addsecret import fleet
+
+    real_run_batch = fleet._run_batch
+
+    def run_batch(context: object, guests: list[fleet.GuestPlan]) -> object:  # in the workers
+        if any(g.name == "g11" for g in guests):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_run_batch(context, guests)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fleet, "_run_batch", run_batch)
+    plan = world.write_plan([guest(world, f"g{i:02d}", [META]) for i in range(12)],
+                            name="dead-worker.yaml")
+    summary = tmp_path / "summary.json"
+    code, _, err = cli(capsysbinary, "plan", plan, "-o", tmp_path / "out", "-j", "2",
+                       "--summary", summary, "--no-sync")
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert lines[-1].startswith("error: A worker process ended unexpectedly")
+    report = json.loads(summary.read_text())
+    assert report["stopped"].startswith("A worker process ended unexpectedly")
+    written = {g["name"] for g in report["guests"] if g["status"] == "written"}
+    on_disk = {p.name for p in (tmp_path / "out").iterdir()}
+    # every guest reported is on disk; the other worker may have finished a batch whose
+    # report was lost with the pool (a re-run finds those as "exists")
+    assert written and written <= on_disk and "g11" not in on_disk
+    assert not [p for p in on_disk if p.startswith(".")]

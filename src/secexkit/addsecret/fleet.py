@@ -1359,9 +1359,9 @@ def _parallel(context: _Context, batches: Iterator[list[bytes]], jobs: int
                 try:
                     results = future.result()
                 except BrokenProcessPool:
-                    raise WorkerError("A worker process ended unexpectedly (killed?); the guests "
-                                      "reported so far are complete, run the plan again for "
-                                      "the others") from None
+                    raise WorkerError("A worker process ended unexpectedly (killed?): the guests "
+                                      "reported written are complete; run the plan again for "
+                                      "the others (complete folders are kept)") from None
                 yield from results
     finally:  # interrupted: queued guests are dropped, running ones finish (complete folders)
         for future in pending:

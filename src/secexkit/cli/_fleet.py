@@ -142,24 +142,36 @@ def cmd_plan(args: argparse.Namespace) -> int:
         if isinstance(exc, SecexError):
             raise cli_error(exc) from None
         raise
+    stopped: list[Exception] = []
     try:
         with fileio.OutputTransaction() as outputs:
             stream: IO[bytes] = (outputs.open(args.summary) if args.summary is not None
                                  else sys.stdout.buffer)
             failed = _write_summary(stream, args, summary, first, results=results,
-                                    progress=progress)
+                                    progress=progress, stopped=stopped)
             stream.flush()
     finally:  # the error message of an interrupted run starts on a line of its own
         progress.end()
     log.warning("%d %s: %s", summary.guests, "guest" if summary.guests == 1 else "guests",
                 ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
                 or "nothing to do")
+    if stopped:
+        from ..errors import SecexError
+
+        error = stopped[0]
+        raise cli_error(error) if isinstance(error, SecexError) else error
     return 1 if failed else 0
 
 
 def _write_summary(stream: IO[bytes], args: argparse.Namespace, summary: Any, first: Any, *,
-                   results: Any, progress: _Progress) -> int:
-    """Stream ``{"version", "plan", ..., "guests": [...], "counts"}``; the number failed."""
+                   results: Any, progress: _Progress, stopped: list[Exception]) -> int:
+    """Stream ``{"version", "plan", ..., "guests": [...], "counts"}``; the number failed.
+
+    A run stopped by a dead worker still gets its summary (with ``"stopped"``: why) and
+    the :class:`~secexkit.addsecret.fleet.WorkerError` is appended to ``stopped``.
+    """
+    from ..addsecret.fleet import WorkerError
+
     def put(text: str) -> None:
         stream.write(text.encode("utf-8"))
 
@@ -178,6 +190,12 @@ def _write_summary(stream: IO[bytes], args: argparse.Namespace, summary: Any, fi
         put(separator + json.dumps(result.to_json()))
         separator = ",\n  "
         progress.update(result.status == "failed")
-        result = next(results, None)
-    put(f'],\n "counts": {json.dumps(dict(sorted(summary.counts.items())))}}}\n')
+        try:
+            result = next(results, None)
+        except WorkerError as exc:  # the guests so far are complete: say so, then fail
+            stopped.append(exc)
+            result = None
+    counts = json.dumps(dict(sorted(summary.counts.items())))
+    ending = f',\n "stopped": {json.dumps(str(stopped[0]))}' if stopped else ""
+    put(f'],\n "counts": {counts}{ending}}}\n')
     return failed
