@@ -13,6 +13,7 @@ import re
 import shlex
 import sys
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,33 +33,41 @@ class Command:
     expected: list[str] = field(default_factory=list)
 
 
-def blocks(text: str) -> list[tuple[int, bool, list[str]]]:
-    """(first line number, ``:class: product``?, body lines) of each console block."""
+def _code_blocks(text: str) -> Iterator[tuple[int, str, dict[str, str], int, list[str]]]:
+    """(directive line number, language, options, first body line number, body lines
+    without their common indentation) of each ``.. code-block::`` of a page."""
     lines = text.splitlines()
-    found = []
     i = 0
     while i < len(lines):
-        match = re.match(r"^(\s*)\.\. code-block:: console\s*$", lines[i])
+        match = re.match(r"^(\s*)\.\. code-block:: (\S+)\s*$", lines[i])
         if not match:
             i += 1
             continue
+        directive = i + 1
         indent = len(match.group(1))
         i += 1
-        product = False
+        options: dict[str, str] = {}
         while i < len(lines) and re.match(r"^\s+:\w+:", lines[i]):
-            product = product or lines[i].split(":", 2)[2].split() == ["product"]
+            name, _, value = lines[i].strip()[1:].partition(":")
+            options[name] = value.strip()
             i += 1
-        body: list[str] = []
         start = i + 1
+        body: list[str] = []
         while i < len(lines) and (not lines[i].strip() or
                                   len(lines[i]) - len(lines[i].lstrip()) > indent):
             body.append(lines[i])
             i += 1
         while body and not body[-1].strip():
             body.pop()
-        strip = min(len(b) - len(b.lstrip()) for b in body if b.strip())
-        found.append((start, product, [b[strip:] for b in body]))
-    return found
+        strip = min((len(b) - len(b.lstrip()) for b in body if b.strip()), default=0)
+        yield directive, match.group(2), options, start, [b[strip:] for b in body]
+
+
+def blocks(text: str) -> list[tuple[int, bool, list[str]]]:
+    """(first line number, ``:class: product``?, body lines) of each console block."""
+    return [(start, options.get("class", "").split() == ["product"], body)
+            for _, language, options, start, body in _code_blocks(text)
+            if language == "console"]
 
 
 def commands(page: Path) -> list[Command]:
@@ -91,33 +100,13 @@ class FileBlock:
 
 def file_blocks(text: str) -> list[FileBlock]:
     """Every ``.. code-block:: LANGUAGE`` (not console) with a ``:caption:`` option."""
-    lines = text.splitlines()
     found = []
-    for i, line in enumerate(lines):
-        match = re.match(r"^(\s*)\.\. code-block:: (\S+)\s*$", line)
-        if not match or match.group(2) == "console":
+    for directive, language, options, _, body in _code_blocks(text):
+        if language == "console" or "caption" not in options:
             continue
-        indent = len(match.group(1))
-        j = i + 1
-        name = None
-        while j < len(lines) and re.match(r"^\s+:\w+:", lines[j]):
-            option, _, value = lines[j].strip()[1:].partition(":")
-            if option == "caption":
-                name = value.strip()
-            j += 1
-        body: list[str] = []
-        while j < len(lines) and (not lines[j].strip() or
-                                  len(lines[j]) - len(lines[j].lstrip()) > indent):
-            body.append(lines[j])
-            j += 1
-        while body and not body[-1].strip():
-            body.pop()
         while body and not body[0].strip():
             body.pop(0)
-        if name is None:
-            continue
-        strip = min(len(b) - len(b.lstrip()) for b in body if b.strip())
-        found.append(FileBlock(i + 1, name, "\n".join(b[strip:] for b in body) + "\n"))
+        found.append(FileBlock(directive, options["caption"], "\n".join(body) + "\n"))
     return found
 
 
