@@ -145,9 +145,11 @@ def test_fresh_requests_differ(vector_host_key: HostKey) -> None:
 
 def test_host_key_count_limits(arcb_keys: ArcbKeys) -> None:
     keys = [HostKey(ec.generate_private_key(ec.SECP521R1()).public_key()) for _ in range(3)]
-    with pytest.raises(UsageError, match="No host-key"):
+    # the one host-key count check of every request (ADR 0062): an input error, exit 1
+    with pytest.raises(InputError, match="No host-key"):
         build_arcb([], 0, arcb_keys)
-    with pytest.raises(UsageError, match="Too many"):
+    with pytest.raises(InputError, match="Too many host-keys provided: 258 > 255, the most an "
+                                         "attestation request can carry"):
         build_arcb(keys * 86, 0, arcb_keys)  # 258
 
 

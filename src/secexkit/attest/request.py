@@ -22,7 +22,7 @@ from typing import Final, NamedTuple
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from .. import crypto
-from ..crypto.keyslots import EnvelopeKeys, SlotRecipient, seal_key_slots
+from ..crypto.keyslots import EnvelopeKeys, SlotRecipient, check_host_key_count, seal_key_slots
 from ..errors import CryptoError, FormatError, InputError, UsageError
 from ..formats.attestation import (
     ARCB_HEAD,
@@ -34,7 +34,6 @@ from ..formats.attestation import (
     FLAG_NONCE,
     FLAG_SECRET_STORE_HASH,
     MAI_HMAC_SHA512,
-    MAX_KEY_SLOTS,
     MEASUREMENT_KEY_SIZE,
     MEASUREMENT_SIZE,
     NONCE_SIZE,
@@ -128,20 +127,13 @@ class ArcbKeys:
         return f"{type(self).__name__}(<random, single use>)"
 
 
-def _check_host_key_count(count: int) -> None:
-    if count == 0:
-        raise UsageError("No host-key provided")
-    if count > MAX_KEY_SLOTS:
-        raise UsageError(f"Too many host-keys provided: {count} (at most {MAX_KEY_SLOTS})")
-
-
 def build_arcb(host_keys: Sequence[SlotRecipient], flags: int, keys: ArcbKeys) -> bytes:
     """Assemble and encrypt a version-1 ARCB (reference layout, byte for byte).
 
     ``flags`` is the 64-bit attestation flag word; the nonce flag is added (the
     request always carries a nonce).  One key slot per host key, in order.
     """
-    _check_host_key_count(len(host_keys))
+    check_host_key_count(len(host_keys), what="an attestation request")
     if not 0 <= flags < 1 << 64:
         raise ValueError("attestation flags are a 64-bit value")
     flags |= FLAG_NONCE

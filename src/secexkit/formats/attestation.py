@@ -27,7 +27,8 @@ from typing import Final, NamedTuple
 from ..errors import FormatError
 from ._layout import Layout, raw, u
 from .keyslot import KEY_SLOT, KeySlot, parse_key_slots
-from .sizes import CUID_SIZE, IV_SIZE, TAG_SIZE
+from .request_header import REQUEST_HEADER_FIELDS, REQUEST_HEADER_SIZE
+from .sizes import CUID_SIZE, TAG_SIZE
 
 __all__ = [
     "ADDITIONAL_DATA_ITEMS",
@@ -81,8 +82,6 @@ MEASUREMENT_KEY_SIZE: Final = 64
 NONCE_SIZE: Final = 16
 #: the HMAC-SHA512 measurement the ultravisor returns
 MEASUREMENT_SIZE: Final = 64
-GENERIC_HEADER_SIZE: Final = 0x30
-MAX_KEY_SLOTS: Final = 255
 
 #: Everything before the key slots (absolute offsets).  Bytes 0x30..0x40 are the
 #: request-dependent authenticated block (flags, MAI, reserved).
@@ -90,12 +89,8 @@ ARCB_HEAD = Layout(
     "attestation request",
     0xE0,
     [
-        raw("magic", 0x000, 8),
-        u("version", 0x008, 4),
-        u("length", 0x00C, 4),
-        raw("iv", 0x010, IV_SIZE),
-        u("key_slot_count", 0x027, 1),
-        u("encrypted_size", 0x02C, 4),
+        raw("magic", 0x000, len(ARCB_MAGIC)),
+        *REQUEST_HEADER_FIELDS,
         u("flags", 0x030, 8),
         u("mai", 0x038, 4),
         raw("customer_public_key", 0x040, 160),
@@ -191,11 +186,11 @@ def parse_arcb(data: bytes) -> ParsedArcb:
     data = bytes(data)
     if data[:8] != ARCB_MAGIC:
         raise FormatError(NOT_AN_ARCB)
-    if len(data) < GENERIC_HEADER_SIZE:
+    if len(data) < REQUEST_HEADER_SIZE:
         raise FormatError(ARCB_TOO_SMALL, f"{len(data)} bytes, the request header alone has 48")
     length = int.from_bytes(data[0x0C:0x10], "big")
     sea = int.from_bytes(data[0x2C:0x30], "big")
-    if length < len(data) or sea + TAG_SIZE > length or length - sea - TAG_SIZE < GENERIC_HEADER_SIZE:
+    if length < len(data) or sea + TAG_SIZE > length or length - sea - TAG_SIZE < REQUEST_HEADER_SIZE:
         raise FormatError(
             ARCB_TOO_SMALL,
             f"{len(data)} bytes, the header says {length} (encrypted part {sea})",

@@ -15,10 +15,10 @@ from typing import Final, NamedTuple
 from ..errors import FormatError
 from ._layout import Layout, raw, u
 from .keyslot import KEY_SLOT, KeySlot, parse_key_slots
+from .request_header import MAX_KEY_SLOTS, REQUEST_HEADER_FIELDS, REQUEST_HEADER_SIZE
 from .sizes import (
     COMPONENT_DIGEST_SIZE,
     CUID_SIZE,
-    IV_SIZE,
     PUBLIC_KEY_SIZE,
     SECRET_ID_SIZE,
     TAG_SIZE,
@@ -54,7 +54,7 @@ __all__ = [
 ASRCB_MAGIC: Final = b"asrcbM"
 ASRCB_VERSION_1: Final = 0x100
 #: the most key slots (host keys) a request can carry (the count is one byte)
-MAX_HOST_KEYS: Final = 255
+MAX_HOST_KEYS: Final = MAX_KEY_SLOTS
 #: the largest request the ultravisor device accepts
 MAX_REQUEST_SIZE: Final = 0x100000
 #: the secret that follows the payload in the encrypted part (zero when unused)
@@ -67,17 +67,15 @@ FLAG_DISABLE_DUMP: Final = 1 << 63
 #: request flags by their ``--flag`` name
 ADD_SECRET_FLAGS: Final[dict[str, int]] = {"disable-dump": FLAG_DISABLE_DUMP}
 
+#: The generic request header as an add-secret request uses it: the last two bytes of
+#: the magic give the user-data type.
 GENERIC_HEADER = Layout(
     "request header",
-    0x30,
+    REQUEST_HEADER_SIZE,
     [
         raw("magic", 0x00, len(ASRCB_MAGIC)),
         u("user_data_type", 0x06, 2),
-        u("version", 0x08, 4),
-        u("length", 0x0C, 4),
-        raw("iv", 0x10, IV_SIZE),
-        u("key_slot_count", 0x27, 1),
-        u("encrypted_size", 0x2C, 4),
+        *REQUEST_HEADER_FIELDS,
     ],
 )
 
