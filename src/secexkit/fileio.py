@@ -33,7 +33,7 @@ import io
 import os
 import stat
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import BinaryIO, Final
 
@@ -178,32 +178,28 @@ def _read_pipe(fd: int, path: str, what: str, limit: int) -> bytes:
 
     poller = select.poll()
     poller.register(fd, select.POLLIN)
-    chunks: list[bytes] = []
-    total = 0
-    while True:
+
+    def wait() -> None:
         if not poller.poll(int(PIPE_IDLE_TIMEOUT * 1000)):
             raise InputError(f"Cannot read {what} at `{path}`: no data for {PIPE_IDLE_TIMEOUT:g} "
                              "seconds (a FIFO without a writer?)")
+
+    return _read_capped(fd, path, what, limit, wait=wait)
+
+
+def _read_capped(fd: int, path: str, what: str, limit: int,
+                 wait: Callable[[], None] | None = None) -> bytes:
+    """Read to the end, refusing more than ``limit`` bytes; ``wait`` (a non-blocking
+    ``fd``) is called before each read."""
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        if wait is not None:
+            wait()
         try:
             chunk = os.read(fd, min(_CHUNK, limit + 1 - total))
         except BlockingIOError:
             continue
-        except OSError as exc:
-            raise InputError(f"Cannot read {what} at `{path}`: {exc.strerror or exc}") from None
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-        total += len(chunk)
-        if total > limit:
-            raise InputError(f"{what} `{path}` is larger than {limit} bytes")
-
-
-def _read_capped(fd: int, path: str, what: str, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    total = 0
-    while True:
-        try:
-            chunk = os.read(fd, min(_CHUNK, limit + 1 - total))
         except OSError as exc:
             raise InputError(f"Cannot read {what} at `{path}`: {exc.strerror or exc}") from None
         if not chunk:
