@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any, NoReturn
 
 from .. import fileio
@@ -399,6 +399,40 @@ def _print_error(error: BaseException, details: Sequence[str], verbose: bool) ->
         for line in details:
             for part in str(line).splitlines() or [""]:
                 print(f"  {fileio.printable(part)}", file=sys.stderr)
+
+
+def whole_number(minimum: int, maximum: int | None = None,
+                 unit: str = "") -> Callable[[str], int]:
+    """An argparse ``type``: a whole number from ``minimum`` to ``maximum`` (``unit``
+    names what is counted, for the message)."""
+    of = f" of {unit}" if unit else ""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{value}' is not a whole number{of}") from None
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"'{value}' is less than {minimum}")
+        if maximum is not None and number > maximum:
+            raise argparse.ArgumentTypeError(f"'{value}' is more than {maximum}")
+        return number
+
+    return parse
+
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def dispatch(args: argparse.Namespace, commands: Mapping[str, Command], version: Command,
+             full_parser: Callable[[], argparse.ArgumentParser]) -> int:
+    """Run the sub-command ``args.command`` names: ``--version`` first, and a usage error
+    with the whole help (``full_parser()``) when no command was given."""
+    if args.version:
+        return version(args)
+    if args.command is None:
+        raise UsageError("a command is required", full_parser().format_help())
+    return commands[args.command](args)
 
 
 def run(main: Callable[[argparse.Namespace], int], parser: argparse.ArgumentParser,

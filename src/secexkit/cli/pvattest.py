@@ -25,6 +25,7 @@ from ._common import (
     StoreOnce,
     add_list_option,
     add_verbosity,
+    dispatch,
     read_file,
     run,
 )
@@ -445,11 +446,7 @@ COMMANDS: Final[dict[str, Callable[[argparse.Namespace], int]]] = {
 
 
 def _main(args: argparse.Namespace) -> int:
-    if args.version:
-        return cmd_version(args)
-    if args.command is None:
-        raise UsageError("a command is required", build_parser().format_help())
-    return COMMANDS[args.command](args)
+    return dispatch(args, COMMANDS, cmd_version, build_parser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,6 +21,7 @@ from ._common import (
     StoreOnce,
     add_list_option,
     add_verbosity,
+    dispatch,
     examples_epilog,
     positional_or_option,
     read_exact,
@@ -866,11 +867,7 @@ COMMANDS = {
 
 
 def _main(args: argparse.Namespace) -> int:
-    if args.version:
-        return cmd_version(args)
-    if args.command is None:
-        raise UsageError("a command is required", build_parser().format_help())
-    return COMMANDS[args.command](args)
+    return dispatch(args, COMMANDS, cmd_version, build_parser)
 
 
 class _Parser(ArgumentParser):

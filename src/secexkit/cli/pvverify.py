@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import SecexError
 from ..hostkeys import HostKey
-from ._common import ArgumentParser, add_verbosity, examples_epilog, run, write_stdout
+from ._common import ArgumentParser, add_verbosity, examples_epilog, run, whole_number, write_stdout
 from ._hostkeys import (
     add_host_key_options,
     check_host_key_options,
@@ -47,16 +47,6 @@ EXAMPLES = (
 )
 
 
-def _days(value: str) -> int:
-    try:
-        days = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a whole number of days") from None
-    if days < 0:
-        raise argparse.ArgumentTypeError(f"'{value}' is negative")
-    return days
-
-
 def build_parser() -> ArgumentParser:
     """The pvverify command line."""
     parser = ArgumentParser(
@@ -76,7 +66,7 @@ def build_parser() -> ArgumentParser:
                              "(per document: verdict, host-key hash, not-after; the not-after "
                              "of the signing-key, intermediate and root certificates; each "
                              "CRL's next update; the --warn-days warnings).")
-    parser.add_argument("--warn-days", metavar="N", type=_days, default=None,
+    parser.add_argument("--warn-days", metavar="N", type=whole_number(0, unit="days"), default=None,
                         help="Warn (one line on stderr each) about every host-key document, "
                              "certificate or CRL whose not-after or next update is within N "
                              f"days, and exit {EXIT_EXPIRING} if every document verified. "

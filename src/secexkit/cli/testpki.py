@@ -13,28 +13,10 @@ from pathlib import Path
 
 from ..errors import InputError, UsageError
 from ..testing.pki import generate_pki
-from ._common import ArgumentParser, run, write_stdout
-
-
-def _positive(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {value!r}")
-    return number
-
+from ._common import ArgumentParser, run, whole_number, write_stdout
 
 #: the longest validity --days accepts (certificate dates end in the year 9999)
 MAX_DAYS = 36525
-
-
-def _days(value: str) -> int:
-    number = _positive(value)
-    if number > MAX_DAYS:
-        raise argparse.ArgumentTypeError(f"at most {MAX_DAYS} days: {value!r}")
-    return number
 
 
 def build_parser() -> ArgumentParser:
@@ -48,9 +30,9 @@ def build_parser() -> ArgumentParser:
                     "verifies the first document offline.",
     )
     parser.add_argument("outdir", metavar="OUTDIR", help="Output folder (created if missing).")
-    parser.add_argument("--hosts", type=_positive, default=1, metavar="N",
+    parser.add_argument("--hosts", type=whole_number(1), default=1, metavar="N",
                         help="Number of host-key documents (default: 1).")
-    parser.add_argument("--days", type=_days, default=365, metavar="D",
+    parser.add_argument("--days", type=whole_number(1, MAX_DAYS, "days"), default=365, metavar="D",
                         help="Validity of certificates and CRLs in days (default: 365; at most "
                              f"{MAX_DAYS}, a hundred years).")
     parser.add_argument("--force", action="store_true",

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from .. import __version__, fileio
 from ..errors import CryptoError, FormatError, InputError, UltravisorError, UsageError
-from ._common import ArgumentParser, add_verbosity, read_file, run, write_stdout
+from ._common import ArgumentParser, add_verbosity, dispatch, read_file, run, write_stdout
 
 log = logging.getLogger("secexkit.cli")
 
@@ -202,13 +202,13 @@ COMMANDS = {"init": cmd_init, "boot": cmd_boot, "dump": cmd_dump, "state": cmd_s
             "reboot": cmd_reboot}
 
 
+def _version(_: argparse.Namespace) -> int:
+    write_stdout(f"secexkit-uv (secexkit) version {__version__}\n")
+    return 0
+
+
 def _main(args: argparse.Namespace) -> int:
-    if args.version:
-        write_stdout(f"secexkit-uv (secexkit) version {__version__}\n")
-        return 0
-    if args.command is None:
-        raise UsageError("a command is required", build_parser().format_help())
-    return COMMANDS[args.command](args)
+    return dispatch(args, COMMANDS, _version, build_parser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
