@@ -16,9 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from secexkit.addsecret.request import FLAG_DISABLE_DUMP, open_request
 from secexkit.cli.pvsecret import main
 from secexkit.formats.request import SecretType
-from tests.support import pki
-from tests.support.http_server import Server, respond
-from tests.support.pki import CertSpec, host_spec
+from tests.support.documented import write_documented_files
+from tests.support.http_server import Server
 
 pytestmark = pytest.mark.usefixtures("no_proxy_environment")
 
@@ -35,23 +34,9 @@ DOCUMENTED = {
 def documented_files(server: Server, tmp_path: Path, vectors: Path,
                      monkeypatch: pytest.MonkeyPatch) -> ec.EllipticCurvePrivateKey:
     """z16.crt, DigiCertCA.crt, ibm-sign.crt and se.hdr in the working directory."""
-    base = server.base
-    root = pki.root_ca("Test Root CA")
-    inter = pki.issue(root, pki.ibm_name("Test Intermediate CA", "Armonk"),
-                      CertSpec(ca=True, dist_points=[f"{base}/doc/root.crl"]))
-    signing = pki.issue(inter, pki.ibm_name(pki.SIGNING_UNIT),
-                        CertSpec(dist_points=[f"{base}/doc/inter.crl"]))
-    host_key = ec.generate_private_key(ec.SECP521R1())
-    host = pki.issue(signing, pki.HOST_SUBJECT,
-                     host_spec(dist_points=[f"{base}/doc/ibm.crl"]), key=host_key)
-    for name, issuer in (("root", root), ("inter", inter), ("ibm", signing)):
-        server.routes[f"/doc/{name}.crl"] = respond(pki.der(pki.make_crl(issuer)))
-    pki.write(tmp_path / "z16.crt", host)
-    pki.write(tmp_path / "DigiCertCA.crt", inter)
-    pki.write(tmp_path / "ibm-sign.crt", signing)
-    (tmp_path / "se.hdr").write_bytes((vectors / "exp" / "secure_guest.hdr").read_bytes())
-    pki.write(tmp_path / "system-roots.pem", root)
-    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "system-roots.pem"))
+    host_key, roots = write_documented_files(server, tmp_path,
+                                             vectors / "exp" / "secure_guest.hdr", route="doc")
+    monkeypatch.setenv("SSL_CERT_FILE", str(roots))
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
     return host_key

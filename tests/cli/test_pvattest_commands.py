@@ -30,7 +30,6 @@ from secexkit.formats.se_header import BootHdrTags, read_se_header
 from secexkit.formats.uvio import IOCTL_CB
 from secexkit.secret import SecretBytes
 from tests.support import pki
-from tests.support.keys import write_host_key_document
 
 CUID = bytes(range(0xA0, 0xB0))
 
@@ -39,17 +38,6 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
-
-
-@pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ec.EllipticCurvePrivateKey]:
-    """A self-signed host-key document (used with --no-verify) and its private key."""
-    return write_host_key_document(tmp_path_factory.mktemp("hkd"), "host")
-
-
-@pytest.fixture(scope="module")
-def hdr(vectors: Path) -> Path:
-    return vectors / "exp" / "secure_guest.hdr"
 
 
 @pytest.fixture(scope="module")

@@ -21,14 +21,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.support import pki
 from tests.support.console import Command, commands
 from tests.support.console import check_output as _check_output
-from tests.support.http_server import PROXY_VARIABLES, Server, respond
+from tests.support.documented import write_documented_files
+from tests.support.http_server import PROXY_VARIABLES, Server
 from tests.support.images import make_kernel, make_loaders
-from tests.support.pki import CertSpec, host_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 HOWTOS = ROOT / "docs" / "howto"
@@ -59,22 +57,9 @@ def workdir(tmp_path: Path, server: Server) -> tuple[Path, dict[str, str], dict[
     (tmp_path / "parmfile").write_text("root=/dev/disk/by-label/root console=ttysclp0\n")
     loaders = make_loaders(tmp_path.parent / f"{tmp_path.name}-loaders")
 
-    base = server.base
-    root = pki.root_ca("Howto Root CA")
-    inter = pki.issue(root, pki.ibm_name("Howto Intermediate CA", "Armonk"),
-                      CertSpec(ca=True, dist_points=[f"{base}/howto/root.crl"]))
-    signing = pki.issue(inter, pki.ibm_name(pki.SIGNING_UNIT),
-                        CertSpec(dist_points=[f"{base}/howto/inter.crl"]))
-    host = pki.issue(signing, pki.HOST_SUBJECT, host_spec(dist_points=[f"{base}/howto/ibm.crl"]),
-                     key=ec.generate_private_key(ec.SECP521R1()))
-    for name, issuer in (("root", root), ("inter", inter), ("ibm", signing)):
-        server.routes[f"/howto/{name}.crl"] = respond(pki.der(pki.make_crl(issuer)))
-    pki.write(tmp_path / "z16.crt", host)
-    pki.write(tmp_path / "DigiCertCA.crt", inter)
-    pki.write(tmp_path / "ibm-sign.crt", signing)
-    shutil.copy(ROOT / "demo" / "se.hdr", tmp_path / "se.hdr")
-    roots = tmp_path.parent / f"{tmp_path.name}-system-roots.pem"
-    pki.write(roots, root)
+    _, roots = write_documented_files(server, tmp_path, ROOT / "demo" / "se.hdr",
+                                      route="howto", root_name="Howto Root CA",
+                                      roots=tmp_path.parent / f"{tmp_path.name}-system-roots.pem")
 
     env = {k: v for k, v in os.environ.items()
            if k.lower() not in PROXY_VARIABLES and k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -25,34 +25,13 @@ from secexkit.trust.verifier import CrlDownloads, TrustInputs, establish_trust
 from tests.support import pki
 from tests.support.http_server import QuietServer, Server, respond
 from tests.support.pki import NOW, CertSpec, Entity, host_spec
+from tests.support.threads import BOUND, bounded
 
-BOUND = 15.0  # seconds: generous upper bound for "ends within a bounded time"
 TIMEOUT = 0.5  # the fetcher's deadline in these tests
 
 pytestmark = pytest.mark.usefixtures("no_proxy_environment")
 
 
-T = TypeVar("T")
-
-
-def bounded(work: Callable[[], T], what: str = "the download") -> T:
-    """Run ``work`` in a thread; it must end within BOUND seconds (its exception is re-raised)."""
-    result: list[T] = []
-    error: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            result.append(work())
-        except BaseException as exc:
-            error.append(exc)
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    worker.join(BOUND)
-    assert not worker.is_alive(), f"{what} did not end within {BOUND} s"
-    if error:
-        raise error[0]
-    return result[0]
 
 
 def fetch_bounded(fetcher: HttpCrlFetcher, url: str) -> bytes | FetchError:

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar
+from collections.abc import Iterable, Iterator
 
 import pytest
 
@@ -24,29 +23,7 @@ from secexkit.trust._x509 import SourcedCert
 from secexkit.trust.verifier import CrlDownloads, TrustInputs, establish_trust
 from tests.support import pki
 from tests.support.pki import NOW, CertSpec, Entity, PkiSet
-
-BOUND = 20.0  # seconds: generous bound on a bounded join, not a timing
-
-T = TypeVar("T")
-
-
-def bounded(work: Callable[[], T]) -> T:
-    result: list[T] = []
-    error: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            result.append(work())
-        except BaseException as exc:
-            error.append(exc)
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    worker.join(BOUND)
-    assert not worker.is_alive(), f"did not end within {BOUND} s"
-    if error:
-        raise error[0]
-    return result[0]
+from tests.support.threads import BOUND, bounded
 
 
 def test_fetch_error_is_in_the_hierarchy() -> None:
