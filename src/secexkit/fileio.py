@@ -57,6 +57,7 @@ __all__ = [
     "open_regular",
     "printable",
     "raise_on_signals",
+    "read_exact",
     "read_input",
     "write_atomic",
 ]
@@ -165,6 +166,16 @@ def read_input(path: str, what: str, limit: int, *, allow_stdin: bool = False) -
         return _read_capped(fd, path, what, limit)
     finally:
         os.close(fd)
+
+
+def read_exact(path: str, size: int, what: str) -> bytes:
+    """A key or secret file that must hold exactly ``size`` bytes (:func:`read_input`'s
+    checks; a wrong size names the file and its size)."""
+    data = read_input(path, what, max(size, MAX_EXACT_KEY_FILE))
+    if len(data) != size:
+        raise InputError(f"{what} must be exactly {size} bytes long",
+                         f"`{path}` has {len(data)} bytes")
+    return data
 
 
 def _read_pipe(fd: int, path: str, what: str, limit: int) -> bytes:

@@ -624,14 +624,6 @@ def _boot_tags(path: str) -> Any:
                          *exc.details) from None
 
 
-def _exact(path: str, size: int, what: str) -> bytes:
-    data = fileio.read_input(path, what, max(size, fileio.MAX_EXACT_KEY_FILE))
-    if len(data) != size:
-        raise InputError(f"{what} must be exactly {size} bytes long",
-                         f"`{path}` has {len(data)} bytes")
-    return data
-
-
 def _prepare(plan: str, guest: GuestPlan, *, render: bool = True) -> _Prepared:
     """Read and check everything of ``guest`` but the host keys (as ``pvsecret create``);
     ``render``: also the NAME.yaml texts (not needed to check a plan)."""
@@ -653,9 +645,9 @@ def _prepare(plan: str, guest: GuestPlan, *, render: bool = True) -> _Prepared:
                                                      fileio.MAX_SMALL_FILE), guest.cuid)
         extension = None
         if guest.extension_secret is not None:
-            extension = SecretBytes(_exact(guest.extension_secret, 32, "extension secret"))
+            extension = SecretBytes(fileio.read_exact(guest.extension_secret, 32, "extension secret"))
         elif guest.cck is not None:
-            extension = extension_secret_from_cck(SecretBytes(_exact(guest.cck, 32, "CCK")), tags)
+            extension = extension_secret_from_cck(SecretBytes(fileio.read_exact(guest.cck, 32, "CCK")), tags)
     except SecexError as exc:
         raise _fail(plan, guest.line, what, exc) from None
     prepared = _Prepared()
@@ -776,12 +768,12 @@ def _secret(request: RequestPlan) -> Any:
         return guest_secret.meta_secret()
     if request.kind == "association":
         assert request.name is not None
-        given = (_exact(request.input_secret, 32, "Association secret")
+        given = (fileio.read_exact(request.input_secret, 32, "Association secret")
                  if request.input_secret else None)
         return guest_secret.association_secret(request.name, given, use_name=request.use_name)
     if request.kind == "update-cck":
         assert request.secret is not None
-        return guest_secret.update_cck_secret(_exact(request.secret, 32, "CCK file"))
+        return guest_secret.update_cck_secret(fileio.read_exact(request.secret, 32, "CCK file"))
     assert request.name is not None and request.secret is not None and request.type is not None
     unnamed = _retrievable(request.secret, request.type)
     return unnamed._replace(

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any, NoReturn
 
 from .. import fileio
-from ..errors import InputError, SecexError, UsageError
+from ..errors import SecexError, UsageError
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -492,15 +492,6 @@ def read_file(path: str, what: str, *, allow_stdin: bool = False,
     The default limit is the one of a certificate or host-key document.
     """
     return fileio.read_input(path, what, limit, allow_stdin=allow_stdin)
-
-
-def read_exact(path: str, size: int, what: str) -> bytes:
-    """A key or secret file that must have exactly ``size`` bytes."""
-    data = fileio.read_input(path, what, max(size, fileio.MAX_EXACT_KEY_FILE))
-    if len(data) != size:
-        raise InputError(f"{what} must be exactly {size} bytes long",
-                         f"`{path}` has {len(data)} bytes")
-    return data
 
 
 def write_stdout(text: str) -> None:

@@ -24,7 +24,6 @@ from ._common import (
     dispatch,
     examples_epilog,
     positional_or_option,
-    read_exact,
     read_file,
     run,
 )
@@ -521,11 +520,11 @@ def _secret(args: argparse.Namespace) -> Any:
     if kind == "meta":
         return guest_secret.meta_secret()
     if kind == "association":
-        given = (read_exact(args.input_secret, 32, "Association secret")
+        given = (fileio.read_exact(args.input_secret, 32, "Association secret")
                  if args.input_secret else None)
         return guest_secret.association_secret(args.name, given, use_name=args.use_name)
     if kind in ("update-cck", "cck"):
-        return guest_secret.update_cck_secret(read_exact(args.secret, 32, "CCK file"))
+        return guest_secret.update_cck_secret(fileio.read_exact(args.secret, 32, "CCK file"))
     if kind in ("retrievable", "retr"):
         from ..addsecret.retrievable import RetrievableKind, retrievable_secret
 
@@ -673,9 +672,9 @@ def cmd_create(args: argparse.Namespace) -> int:
                                 args.cuid))
     extension = None
     if args.extension_secret is not None:
-        extension = SecretBytes(read_exact(args.extension_secret, 32, "extension secret"))
+        extension = SecretBytes(fileio.read_exact(args.extension_secret, 32, "extension secret"))
     elif args.cck is not None:
-        extension = extension_secret_from_cck(SecretBytes(read_exact(args.cck, 32, "CCK")), tags)
+        extension = extension_secret_from_cck(SecretBytes(fileio.read_exact(args.cck, 32, "CCK")), tags)
     user_data, policy_line = _user_data(args)
 
     stdout_yaml = getattr(args, "stdout", False)
