@@ -23,23 +23,10 @@ from secexkit.formats.se_header import BootHdrTags
 from secexkit.hostkeys import HostKey
 from secexkit.secret import SecretBytes
 from tests.support.attest import ARPK
+from tests.support.fuzz import mutations
 
 SETTINGS = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-def mutations(sample: bytes) -> st.SearchStrategy[bytes]:
-    """The sample with a few bytes changed, truncated or extended."""
-    @st.composite
-    def mutate(draw: st.DrawFn) -> bytes:
-        data = bytearray(sample)
-        for _ in range(draw(st.integers(0, 4))):
-            pos = draw(st.integers(0, len(data) - 1))
-            data[pos] = draw(st.integers(0, 255))
-        cut = draw(st.integers(0, len(data)))
-        tail = draw(st.binary(max_size=64))
-        return bytes(data[:cut]) + tail if draw(st.booleans()) else bytes(data)
-    return mutate()
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from secexkit.addsecret.cuid import parse_cuid_file
 from secexkit.errors import FormatError, InputError
 from secexkit.formats.request import check_request_frame, parse_request
 from secexkit.formats.se_header import parse_se_header, read_se_header
+from tests.support.fuzz import mutations
 
 SETTINGS = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -27,20 +28,6 @@ def request_sample(vectors: Path) -> bytes:
 @pytest.fixture(scope="session")
 def header_sample(vectors: Path) -> bytes:
     return (vectors / "exp" / "secure_guest.hdr").read_bytes()
-
-
-def mutations(sample: bytes) -> st.SearchStrategy[bytes]:
-    """The sample with a few bytes changed, truncated or extended."""
-    @st.composite
-    def mutate(draw: st.DrawFn) -> bytes:
-        data = bytearray(sample)
-        for _ in range(draw(st.integers(0, 4))):
-            pos = draw(st.integers(0, len(data) - 1))
-            data[pos] = draw(st.integers(0, 255))
-        cut = draw(st.integers(0, len(data)))
-        tail = draw(st.binary(max_size=64))
-        return bytes(data[:cut]) + tail if draw(st.booleans()) else bytes(data)
-    return mutate()
 
 
 @SETTINGS
